@@ -1,0 +1,1 @@
+"""Boilerplate shared by the gRPC servers: flags, serving, errors, audio, languages."""

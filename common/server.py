@@ -1,0 +1,101 @@
+"""Flags and the grpc.aio serving loop shared by every server.
+
+Each server builds its parser with `parser()`, adds its own flags, then calls
+`run(args, register)`. Every flag can also come from the environment as
+LINGUA_<SERVER>_<FLAG> (for example LINGUA_STT_PORT=50051).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+log = logging.getLogger(__name__)
+
+Register = Callable[[grpc.aio.Server], Awaitable[Sequence[str]]]
+"""Adds servicers to the server and returns their full service names."""
+
+
+class _EnvDefaults(argparse.ArgumentParser):
+    """ArgumentParser whose defaults come from LINGUA_<PREFIX>_<DEST> when set."""
+
+    def __init__(self, prefix: str, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.env_prefix = f"LINGUA_{prefix.upper()}_"
+
+    def add_argument(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        action = super().add_argument(*args, **kwargs)
+        value = os.environ.get(self.env_prefix + action.dest.upper())
+        if value is not None and action.dest != "help":
+            action.default = action.type(value) if callable(action.type) else value
+            action.required = False
+        if action.help is not None:
+            action.help += f" [env {self.env_prefix}{action.dest.upper()}]"
+        return action
+
+
+def parser(name: str, default_port: int, description: str) -> argparse.ArgumentParser:
+    """The common flags; name is the env prefix (stt, mt, tts, profile)."""
+    p = _EnvDefaults(name, description=description)
+    p.add_argument("--host", default="[::]", help="address to bind")
+    p.add_argument("--port", type=int, default=default_port, help="port to bind (0 picks one)")
+    p.add_argument("--max-message-mb", type=int, default=16, help="largest message in or out, MiB")
+    p.add_argument("--max-streams", type=int, default=64, help="most concurrent RPCs")
+    p.add_argument("--grace-seconds", type=float, default=10.0, help="drain time on SIGTERM")
+    p.add_argument("--log-level", default="INFO", help="logging level")
+    return p
+
+
+async def serve(
+    args: argparse.Namespace, register: Register, on_stop: Callable[[], Awaitable[None]] | None = None
+) -> None:
+    """Serve until SIGTERM/SIGINT, then drain in-flight streams and stop."""
+    limit = args.max_message_mb * 1024 * 1024
+    server = grpc.aio.server(
+        maximum_concurrent_rpcs=args.max_streams,
+        options=[
+            ("grpc.max_receive_message_length", limit),
+            ("grpc.max_send_message_length", limit),
+        ],
+    )
+    names = list(await register(server))
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    port = server.add_insecure_port(f"{args.host}:{args.port}")
+    if port == 0:
+        raise SystemExit(f"cannot bind {args.host}:{args.port}")
+    await server.start()
+    for service in ["", *names]:
+        await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+    log.info("serving %s on port %d", ", ".join(names), port)
+    print(f"LISTENING {port}", flush=True)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("stopping: draining streams for up to %.1f s", args.grace_seconds)
+    await health_servicer.enter_graceful_shutdown()
+    await server.stop(args.grace_seconds)
+    if on_stop is not None:
+        await on_stop()
+    log.info("stopped")
+
+
+def run(args: argparse.Namespace, register: Register, on_stop: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Configure logging and serve (the body of each server's __main__)."""
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    asyncio.run(serve(args, register, on_stop))

@@ -1,0 +1,77 @@
+"""Start the project's gRPC servers as real processes on real sockets."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def running(module: str, *args: str, timeout: float = 180.0, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run `python -m module --port 0 args...`; yield its address once it is SERVING.
+
+    The server prints `LISTENING <port>` once bound; its log is echoed to
+    stderr with a prefix so failures show what the server said.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-m", module, "--port", "0", *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )
+    assert proc.stdout is not None
+    port: list[int] = []
+    ready = threading.Event()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("LISTENING ") and not port:
+                port.append(int(line.split()[1]))
+                ready.set()
+            sys.stderr.write(f"[{module}] {line}")
+        ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        if not ready.wait(timeout) or not port:
+            raise RuntimeError(f"{module} did not start (exit code {proc.poll()})")
+        address = f"127.0.0.1:{port[0]}"
+        wait_serving(address, deadline=time.monotonic() + 30)
+        yield address
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_serving(address: str, deadline: float) -> None:
+    """Poll grpc.health.v1 until the server answers SERVING."""
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while True:
+            try:
+                status = stub.Check(health_pb2.HealthCheckRequest(), timeout=2).status
+                if status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{address} never became SERVING")
+            time.sleep(0.2)
