@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import grpc
 import pytest
 
+from clients.speech import channel as channel
 from tests.servers import running
 
 
@@ -33,12 +33,3 @@ def mt_address() -> Iterator[str]:
 def tts_address(profile_address: str) -> Iterator[str]:
     with running("tts_server", "--profile-server", profile_address) as address:
         yield address
-
-
-def channel(address: str) -> grpc.Channel:
-    """A client channel with the servers' message limit."""
-    limit = 16 * 1024 * 1024
-    return grpc.insecure_channel(
-        address,
-        options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)],
-    )
