@@ -18,6 +18,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from common.telemetry import TracingInterceptor, setup_tracing, shutdown_tracing
+
 log = logging.getLogger(__name__)
 
 Register = Callable[[grpc.aio.Server], Awaitable[Sequence[str]]]
@@ -28,8 +30,8 @@ class _EnvDefaults(argparse.ArgumentParser):
     """ArgumentParser whose defaults come from LINGUA_<PREFIX>_<DEST> when set."""
 
     def __init__(self, prefix: str, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
         self.env_prefix = f"LINGUA_{prefix.upper()}_"
+        super().__init__(**kwargs)  # type: ignore[arg-type]
 
     def add_argument(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         action = super().add_argument(*args, **kwargs)
@@ -44,7 +46,8 @@ class _EnvDefaults(argparse.ArgumentParser):
 
 def parser(name: str, default_port: int, description: str) -> argparse.ArgumentParser:
     """The common flags; name is the env prefix (stt, mt, tts, profile)."""
-    p = _EnvDefaults(name, description=description)
+    p = _EnvDefaults(name, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.set_defaults(service_name=name)
     p.add_argument("--host", default="[::]", help="address to bind")
     p.add_argument("--port", type=int, default=default_port, help="port to bind (0 picks one)")
     p.add_argument("--max-message-mb", type=int, default=16, help="largest message in or out, MiB")
@@ -60,6 +63,7 @@ async def serve(
     """Serve until SIGTERM/SIGINT, then drain in-flight streams and stop."""
     limit = args.max_message_mb * 1024 * 1024
     server = grpc.aio.server(
+        interceptors=[TracingInterceptor()],
         maximum_concurrent_rpcs=args.max_streams,
         options=[
             ("grpc.max_receive_message_length", limit),
@@ -89,11 +93,13 @@ async def serve(
     await server.stop(args.grace_seconds)
     if on_stop is not None:
         await on_stop()
+    shutdown_tracing()
     log.info("stopped")
 
 
 def run(args: argparse.Namespace, register: Register, on_stop: Callable[[], Awaitable[None]] | None = None) -> None:
-    """Configure logging and serve (the body of each server's __main__)."""
+    """Configure logging and tracing, and serve (the body of each server's __main__)."""
+    setup_tracing(f"lingua-{args.service_name}")
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
