@@ -1,0 +1,1 @@
+"""TranslatorService: streaming text translation over gRPC (Apertium and Bergamot engines)."""

@@ -1,0 +1,256 @@
+"""TranslatorService: validation, caching and the streaming logic over a Router."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+import grpc
+
+from common.errors import InvalidArgument, Unavailable, handle_errors
+from common.languages import base_language, require_supported
+from common.streams import split_config
+from lingua.mt.v1 import mt_pb2, mt_pb2_grpc
+from mt_server.engines.registry import Route, Router
+from mt_server.glossary import Protection, build_terms
+
+log = logging.getLogger(__name__)
+
+_SPACES = re.compile(r"[ \t]{2,}")
+"""Runs of spaces some Apertium pairs leave behind."""
+
+MAX_TERMS = 1000
+"""Most glossary entries, and most do-not-translate phrases, per request."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One target language of a request: its tag as sent, route and protected phrases."""
+
+    tag: str
+    source: str
+    target: str
+    route: Route
+    protection: Protection
+
+
+class _LRU:
+    """Recent translations: (source, target, protected text) -> engine output. Event-loop thread only."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._data: OrderedDict[tuple[str, str, str], str] = OrderedDict()
+
+    def get(self, key: tuple[str, str, str]) -> str | None:
+        value = self._data.get(key)
+        if value is not None:
+            self._data.move_to_end(key)
+        return value
+
+    def put(self, key: tuple[str, str, str], value: str) -> None:
+        self._data[key] = value
+        self._data.move_to_end(key)
+        while len(self._data) > self._size:
+            self._data.popitem(last=False)
+
+
+class TranslatorService(mt_pb2_grpc.TranslatorServiceServicer):
+    """Translates with the router's engines; blocking engine calls run on executor."""
+
+    def __init__(self, router: Router, executor: Executor, *, cache_size: int = 2048, max_text_chars: int = 5000):
+        self._router = router
+        self._executor = executor
+        self._cache = _LRU(cache_size)
+        self._max_text_chars = max_text_chars
+
+    def targets(
+        self,
+        source_tag: str,
+        target_tags: Sequence[str],
+        glossary: Sequence[mt_pb2.GlossaryEntry],
+        do_not_translate: Sequence[str],
+    ) -> list[Target]:
+        """Validate a request's languages and terms; one Target per distinct target tag."""
+        if not source_tag:
+            raise InvalidArgument(
+                f"source_language_code is empty; use one of {', '.join(sorted(self._router.languages))}"
+            )
+        if not target_tags:
+            raise InvalidArgument("no target language; set at least one target_language_code")
+        if len(glossary) > MAX_TERMS or len(do_not_translate) > MAX_TERMS:
+            raise InvalidArgument(f"at most {MAX_TERMS} glossary entries and {MAX_TERMS} do_not_translate phrases")
+        entries = []
+        for i, entry in enumerate(glossary):
+            if not entry.source_text.strip() or not entry.target_text.strip():
+                raise InvalidArgument(
+                    f"glossary entry {i} needs both source_text and target_text "
+                    "(use do_not_translate to keep a phrase unchanged)"
+                )
+            language = base_language(entry.target_language_code) if entry.target_language_code else ""
+            entries.append((entry.source_text.strip(), entry.target_text.strip(), language))
+        for i, phrase in enumerate(do_not_translate):
+            if not phrase.strip():
+                raise InvalidArgument(f"do_not_translate phrase {i} is empty")
+        kept = [phrase.strip() for phrase in do_not_translate]
+        targets = []
+        for tag in dict.fromkeys(target_tags):
+            if not tag:
+                raise InvalidArgument("a target_language_code is empty")
+            source, target, route = self._router.route(source_tag, tag)
+            targets.append(Target(tag, source, target, route, Protection(build_terms(entries, kept, target))))
+        return targets
+
+    def check_text(self, text: str, what: str) -> str:
+        """The text stripped; InvalidArgument if it is empty or too long."""
+        stripped = text.strip()
+        if not stripped:
+            raise InvalidArgument(f"{what} is empty; send the text to translate")
+        if len(stripped) > self._max_text_chars:
+            raise InvalidArgument(f"{what} has {len(stripped)} characters; the limit is {self._max_text_chars}")
+        return stripped
+
+    async def translate(self, text: str, target: Target) -> str:
+        """Translate validated text for one target, through the cache."""
+        protected = target.protection.protect(text)
+        key = (target.source, target.target, protected.text)
+        raw = protected.text if not target.route else self._cache.get(key)
+        if raw is None:
+            loop = asyncio.get_running_loop()
+            raw = await loop.run_in_executor(self._executor, self._router.run, target.route, protected.text)
+            self._cache.put(key, raw)
+        return _SPACES.sub(" ", protected.restore(raw)).strip()
+
+    @handle_errors
+    async def Translate(
+        self, request: mt_pb2.TranslateRequest, context: grpc.aio.ServicerContext
+    ) -> mt_pb2.TranslateResponse:
+        if not request.target_language_code:
+            raise InvalidArgument("target_language_code is empty; set the language to translate into")
+        (target,) = self.targets(
+            request.source_language_code, [request.target_language_code], request.glossary, request.do_not_translate
+        )
+        text = await self.translate(self.check_text(request.text, "text"), target)
+        return mt_pb2.TranslateResponse(text=text, route=[step.label for step in target.route])
+
+    @handle_errors
+    async def ListLanguagePairs(
+        self, request: mt_pb2.ListLanguagePairsRequest, context: grpc.aio.ServicerContext
+    ) -> mt_pb2.ListLanguagePairsResponse:
+        only = request.source_language_code
+        source = require_supported(only, self._router.languages, "source") if only else None
+        return mt_pb2.ListLanguagePairsResponse(
+            pairs=[
+                mt_pb2.LanguagePair(
+                    source_language_code=src, target_language_code=tgt, route=[step.label for step in route]
+                )
+                for (src, tgt), route in self._router.routes().items()
+                if source in (None, src)
+            ]
+        )
+
+    @handle_errors
+    async def StreamingTranslate(
+        self, request_iterator: AsyncIterator[mt_pb2.StreamingTranslateRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[mt_pb2.StreamingTranslateResponse]:
+        config, messages = await split_config(request_iterator, "request", "config")
+        targets = self.targets(
+            config.source_language_code, config.target_language_codes, config.glossary, config.do_not_translate
+        )
+        async for response in _Stream(self, targets).run(messages):
+            yield response
+
+
+class _Lane:
+    """Versions of one segment waiting for one target, oldest first."""
+
+    def __init__(self) -> None:
+        self.pending: deque[mt_pb2.Segment] = deque()
+
+
+class _Stream:
+    """One StreamingTranslate call.
+
+    Each (segment, target) lane translates one version at a time, so its
+    responses keep the order of the versions. A newer version of a segment drops
+    the partial still waiting in the lane (it is stale); finals are never dropped.
+    Lanes run concurrently; responses go out as they are ready.
+    """
+
+    def __init__(self, service: TranslatorService, targets: list[Target]) -> None:
+        self._service = service
+        self._targets = targets
+        self._lanes: dict[tuple[str, int], _Lane] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._out: asyncio.Queue[mt_pb2.StreamingTranslateResponse | Exception | None] = asyncio.Queue()
+
+    async def run(
+        self, messages: AsyncIterator[tuple[str, mt_pb2.Segment]]
+    ) -> AsyncIterator[mt_pb2.StreamingTranslateResponse]:
+        """Yield responses until the input ends and every lane is done; raise the first error."""
+        reader = asyncio.create_task(self._read(messages))
+        try:
+            while (item := await self._out.get()) is not None:
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+        finally:
+            reader.cancel()
+            for task in list(self._tasks):
+                task.cancel()
+
+    async def _read(self, messages: AsyncIterator[tuple[str, mt_pb2.Segment]]) -> None:
+        try:
+            async for _, segment in messages:
+                self._submit(segment)
+            while self._tasks:
+                await asyncio.wait(set(self._tasks))
+            await self._out.put(None)
+        except Exception as err:
+            await self._out.put(err)
+
+    def _submit(self, segment: mt_pb2.Segment) -> None:
+        if not segment.segment_id:
+            raise InvalidArgument("segment_id is empty; give every segment a non-empty id")
+        text = self._service.check_text(segment.text, f"segment {segment.segment_id!r} text")
+        version = mt_pb2.Segment(segment_id=segment.segment_id, text=text, is_final=segment.is_final)
+        for index in range(len(self._targets)):
+            key = (segment.segment_id, index)
+            lane = self._lanes.get(key)
+            if lane is None:
+                lane = self._lanes[key] = _Lane()
+                task = asyncio.create_task(self._drain(key, lane))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            elif lane.pending and not lane.pending[-1].is_final:
+                lane.pending.pop()
+            lane.pending.append(version)
+
+    async def _drain(self, key: tuple[str, int], lane: _Lane) -> None:
+        target = self._targets[key[1]]
+        try:
+            while lane.pending:
+                version = lane.pending.popleft()
+                try:
+                    text = await self._service.translate(version.text, target)
+                except Unavailable as err:
+                    if version.is_final:
+                        raise
+                    log.warning("partial of segment %r to %s skipped: %s", version.segment_id, target.tag, err)
+                    continue
+                await self._out.put(
+                    mt_pb2.StreamingTranslateResponse(
+                        segment_id=version.segment_id,
+                        target_language_code=target.tag,
+                        text=text,
+                        is_final=version.is_final,
+                    )
+                )
+        except Exception as err:
+            await self._out.put(err)
+        finally:
+            del self._lanes[key]
