@@ -1,0 +1,1 @@
+"""Voice profile server: enrolls speakers, embeds and compares voices over gRPC."""
