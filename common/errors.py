@@ -31,6 +31,12 @@ class NotFound(RequestError):
     code = grpc.StatusCode.NOT_FOUND
 
 
+class FailedPrecondition(RequestError):
+    """The request is valid but cannot be served in the current state or set-up."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
 class Unavailable(RequestError):
     """A backend the request needs is down; the client may retry."""
 

@@ -17,7 +17,7 @@ import numpy as np
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from common.audio import check_format, pcm16, resample, to_float, to_pcm16
-from common.errors import InvalidArgument, RequestError, handle_errors
+from common.errors import FailedPrecondition, InvalidArgument, handle_errors
 from common.languages import base_language
 from common.streams import split_config
 from lingua.audio.v1 import audio_pb2
@@ -37,12 +37,6 @@ MAX_AUDIO_SECONDS = 600.0
 MAX_DISPLAY_NAME = 200
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
-
-
-class FailedPrecondition(RequestError):
-    """The request is valid but cannot apply to the stored state."""
-
-    code = grpc.StatusCode.FAILED_PRECONDITION
 
 
 @dataclass(frozen=True)

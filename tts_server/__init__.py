@@ -1,0 +1,1 @@
+"""Streaming text-to-speech server: TextToSpeechService over gRPC."""

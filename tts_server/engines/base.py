@@ -1,0 +1,71 @@
+"""The synthesizer interface: named voices in, float audio chunks out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Voice:
+    """A named voice an engine offers."""
+
+    name: str
+    engine: str
+    languages: frozenset[str]
+    """Primary language subtags it speaks ("en", "es", "cmn" ...)."""
+    sample_rate: int
+    """Rate of the audio the engine produces for it."""
+    blendable: bool = False
+    """Whether its style can be mixed with other voices of the same engine."""
+
+
+@dataclass(frozen=True)
+class VoiceChoice:
+    """What a stream speaks with: one voice, or a weighted blend of blendable voices."""
+
+    voice: Voice
+    """The voice itself, or the heaviest voice of a blend."""
+    mix: tuple[tuple[Voice, float], ...] = ()
+    """For a blend: each voice and its weight (weights sum to 1)."""
+
+    @property
+    def label(self) -> str:
+        """Name to report: the voice name, or the blend as name*weight+... ."""
+        if not self.mix:
+            return self.voice.name
+        return "+".join(f"{v.name}*{w:.2f}" for v, w in self.mix)
+
+
+class Synthesizer(Protocol):
+    """One engine: its voices, and synthesis of short text pieces."""
+
+    name: str
+
+    def voices(self) -> list[Voice]:
+        """Every voice the engine offers."""
+        ...
+
+    def synthesize(self, text: str, choice: VoiceChoice, language: str, region: str = "") -> Iterator[np.ndarray]:
+        """Speak text (a sentence or clause) in language; yield float32 chunks at the voice's rate.
+
+        region is the lower-case BCP-47 tag the client asked for ("pt-br"), for
+        engines that have regional variants; language is its primary subtag.
+        Safe to call from several threads at once.
+        """
+        ...
+
+    def warm_up(self) -> None:
+        """Run the models once so the first request is fast."""
+        ...
+
+
+class Engine(Synthesizer, Protocol):
+    """What the service runs: a synthesizer that also knows each language's default voice."""
+
+    def default_voice(self, language: str) -> Voice | None:
+        """The voice to use when a stream names none; None if no voice speaks the language."""
+        ...

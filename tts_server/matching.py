@@ -1,0 +1,205 @@
+"""Voice matching: pick the built-in voice nearest to an enrolled speaker profile.
+
+Each built-in voice is embedded once by the profile server (its Embed RPC, on
+a short reference synthesis) and cached on disk per voice and embedder. A
+profile then gets the voice that speaks the stream's language whose speaker
+vector is nearest by cosine; for blendable (Kokoro) voices, the two or three
+nearest are mixed, weighted by similarity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+from concurrent.futures import Executor
+from pathlib import Path
+
+import grpc
+import numpy as np
+
+from common.audio import resample, to_pcm16
+from common.errors import FailedPrecondition, InvalidArgument, NotFound, RequestError, Unavailable
+from lingua.audio.v1 import audio_pb2
+from lingua.profile.v1 import profile_pb2, profile_pb2_grpc
+from tts_server.engines import Engine, Voice, VoiceChoice
+
+log = logging.getLogger(__name__)
+
+REFERENCE_TEXT = (
+    "Good morning, and thank you all for joining the call today. "
+    "We will review the plans for next week, and then take your questions."
+)
+"""What each voice reads for its embedding (about six seconds of speech)."""
+EMBED_RATE = 16000
+BLEND_SIZE = 3
+"""Most voices mixed into a blend."""
+BLEND_MARGIN = 0.1
+"""A voice joins the blend only if its similarity is within this of the best."""
+TIMEOUT = 30.0
+
+
+def speaker_dim(embedder: str, size: int) -> int:
+    """Length of the speaker part of an embedding: "resemblyzer-256+prosody-64/v1" -> 256, else all of it."""
+    match = re.match(r"[^+/]*?-(\d+)\+", embedder)
+    if match and 0 < int(match.group(1)) <= size:
+        return int(match.group(1))
+    return 256 if embedder.startswith("resemblyzer") and size > 256 else size
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine similarity; 0 when either vector is all zeros."""
+    norm = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(a @ b) / norm if norm > 0 else 0.0
+
+
+class VoiceMatcher:
+    """Resolves voice_profile_id to a voice through the profile server."""
+
+    def __init__(self, address: str, engine: Engine, executor: Executor, cache: Path) -> None:
+        self.address = address
+        self.engine = engine
+        self.executor = executor
+        self.cache = cache
+        self._channel = grpc.aio.insecure_channel(address)
+        self._stub = profile_pb2_grpc.VoiceProfileServiceStub(self._channel)
+        self._vectors: dict[str, dict[str, np.ndarray]] = {}
+        self._references: dict[str, bytes] = {}
+        self._lock = asyncio.Lock()
+
+    async def close(self) -> None:
+        """Close the channel to the profile server."""
+        await self._channel.close()
+
+    async def choose(self, profile_id: str, language: str) -> VoiceChoice:
+        """The voice (or Kokoro blend) speaking language that sounds most like the profile."""
+        profile = await self._profile(profile_id)
+        if not profile.embedding:
+            raise FailedPrecondition(f"voice profile {profile_id!r} has no embedding; re-enroll it")
+        vectors = await self.voice_vectors(profile.embedder)
+        dim = speaker_dim(profile.embedder, len(profile.embedding))
+        target = np.asarray(profile.embedding, dtype=np.float32)[:dim]
+        scored = sorted(
+            ((cosine(target, vectors[v.name][:dim]), v) for v in self.engine.voices() if language in v.languages),
+            key=lambda pair: -pair[0],
+        )
+        if not scored:
+            raise InvalidArgument(f"no voice speaks {language!r}")
+        best_score, best = scored[0]
+        choice = VoiceChoice(best)
+        if best.blendable:
+            group = [
+                (score, voice)
+                for score, voice in scored
+                if voice.engine == best.engine and voice.blendable and score > 0 and score >= best_score - BLEND_MARGIN
+            ][:BLEND_SIZE]
+            if len(group) > 1:
+                total = sum(score for score, _ in group)
+                choice = VoiceChoice(best, tuple((voice, score / total) for score, voice in group))
+        log.info(
+            "profile %s (%s) in %s -> %s; nearest: %s",
+            profile_id,
+            profile.display_name or "unnamed",
+            language,
+            choice.label,
+            ", ".join(f"{v.name} {s:.3f}" for s, v in scored[:4]),
+        )
+        return choice
+
+    async def _profile(self, profile_id: str) -> profile_pb2.VoiceProfile:
+        try:
+            response = await self._stub.GetProfile(
+                profile_pb2.GetProfileRequest(profile_id=profile_id), timeout=TIMEOUT
+            )
+        except grpc.aio.AioRpcError as err:
+            raise self._error(err, f"voice profile {profile_id!r}") from None
+        return response.profile
+
+    def _error(self, err: grpc.aio.AioRpcError, what: str) -> RequestError:
+        """Map a profile server failure to the status this server answers with."""
+        if err.code() == grpc.StatusCode.NOT_FOUND:
+            return NotFound(f"{what} not found on the profile server")
+        if err.code() == grpc.StatusCode.INVALID_ARGUMENT:
+            return InvalidArgument(f"{what}: {err.details()}")
+        return Unavailable(f"profile server {self.address} failed for {what}: {err.code().name}: {err.details()}")
+
+    async def prefetch(self) -> None:
+        """Embed every voice with the profile server's embedder ahead of the first profile request."""
+        voice = self.engine.voices()[0]
+        for attempt in range(30):
+            try:
+                embedder, _ = await self._embed(voice)
+                await self.voice_vectors(embedder)
+                return
+            except Unavailable as err:
+                log.debug("profile server not ready (attempt %d): %s", attempt + 1, err)
+                await asyncio.sleep(2.0)
+            except RequestError as err:
+                log.warning("could not embed the voices ahead of time: %s", err)
+                return
+        log.warning("could not embed the voices ahead of time: profile server %s unavailable", self.address)
+
+    async def voice_vectors(self, embedder: str) -> dict[str, np.ndarray]:
+        """Every voice's embedding by the named embedder, from the disk cache or the profile server."""
+        async with self._lock:
+            if embedder not in self._vectors:
+                vectors = {}
+                for voice in self.engine.voices():
+                    path = self._cache_path(voice, embedder)
+                    if path.exists():
+                        vectors[voice.name] = np.asarray(json.loads(path.read_text())["embedding"], dtype=np.float32)
+                        continue
+                    made_by, vector = await self._embed(voice)
+                    if made_by != embedder:
+                        raise FailedPrecondition(
+                            f"the profile was made by embedder {embedder!r} but the profile server now embeds "
+                            f"with {made_by!r}; re-enroll the profile"
+                        )
+                    _write_atomic(path, {"voice": voice.name, "embedder": embedder, "embedding": vector.tolist()})
+                    vectors[voice.name] = vector
+                    log.info("embedded voice %s with %s", voice.name, embedder)
+                self._vectors[embedder] = vectors
+            return self._vectors[embedder]
+
+    async def _embed(self, voice: Voice) -> tuple[str, np.ndarray]:
+        """(embedder, embedding) of the voice reading the reference text."""
+        if voice.name not in self._references:
+            loop = asyncio.get_running_loop()
+            self._references[voice.name] = await loop.run_in_executor(self.executor, self._reference, voice)
+        audio = audio_pb2.AudioInput(
+            format=audio_pb2.AudioFormat(
+                encoding=audio_pb2.AUDIO_ENCODING_LINEAR16,
+                sample_rate_hertz=EMBED_RATE,
+            ),
+            content=self._references[voice.name],
+        )
+        try:
+            response = await self._stub.Embed(profile_pb2.EmbedRequest(audio=audio), timeout=TIMEOUT)
+        except grpc.aio.AioRpcError as err:
+            raise self._error(err, f"embedding voice {voice.name!r}") from None
+        return response.embedder, np.asarray(response.embedding, dtype=np.float32)
+
+    def _reference(self, voice: Voice) -> bytes:
+        """The voice reading the reference text, as 16 kHz LINEAR16."""
+        language = "en" if "en" in voice.languages else sorted(voice.languages)[0]
+        chunks = list(self.engine.synthesize(REFERENCE_TEXT, VoiceChoice(voice), language))
+        return to_pcm16(resample(np.concatenate(chunks), voice.sample_rate, EMBED_RATE))
+
+    def _cache_path(self, voice: Voice, embedder: str) -> Path:
+        key = hashlib.sha256(f"{voice.engine}/{voice.name}|{embedder}|{REFERENCE_TEXT}".encode()).hexdigest()[:24]
+        return self.cache / f"{voice.name}-{key}.json"
+
+
+def _write_atomic(path: Path, data: dict[str, object]) -> None:
+    """Write JSON so that readers see the old file or the whole new one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "w") as out:
+            json.dump(data, out)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
