@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from clients.launch import running
 from clients.speech import channel, linear16, synthesize, transcribe, translate
 from corpus import EN_SET, prompt_pcm16, transcripts, word_errors
 from lingua.audio.v1 import audio_pb2
 from lingua.profile.v1 import profile_pb2, profile_pb2_grpc
-from tests.servers import running
 
 EN_SENTENCES = [
     "Good morning, everyone.",

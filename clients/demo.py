@@ -18,10 +18,10 @@ import wave
 from contextlib import ExitStack
 from pathlib import Path
 
+from clients.launch import running
 from clients.speech import enroll, synthesize, transcribe, translate
 from common.paths import state_dir
 from corpus import prompt_pcm16, transcripts
-from tests.servers import running
 
 ENROLL = ["auth-incorrect", "conf-onlyperson", "pbx-invalid"]
 SPEAK = ["conf-getpin", "vm-nobodyavail", "queue-thankyou"]

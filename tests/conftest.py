@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 
 import pytest
 
+from clients.launch import running
 from clients.speech import channel as channel
-from tests.servers import running
 
 
 @pytest.fixture(scope="session")
@@ -32,4 +33,19 @@ def mt_address() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def tts_address(profile_address: str) -> Iterator[str]:
     with running("tts_server", "--profile-server", profile_address) as address:
+        yield address
+
+
+@pytest.fixture(scope="session")
+def metrics_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def orchestrator_address(stt_address: str, mt_address: str, tts_address: str, metrics_port: int) -> Iterator[str]:
+    """An orchestrator with no Asterisk: participants join over Conference.Join."""
+    args = ["--no-ari", "--stt", stt_address, "--mt", mt_address, "--tts", tts_address]
+    with running("orchestrator", *args, "--metrics-port", str(metrics_port)) as address:
         yield address

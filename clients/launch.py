@@ -1,4 +1,4 @@
-"""Start the project's gRPC servers as real processes on real sockets."""
+"""Start the project's gRPC servers as real processes on real sockets (tests, benchmarks, demo)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,99 @@
+"""Run the orchestrator: `python -m orchestrator --port 50050`.
+
+Serves the Conference gRPC API, follows Asterisk's ARI events for SIP callers,
+ticks the conference every 20 ms, and exports Prometheus metrics on /metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import grpc
+from prometheus_client import start_http_server
+
+from common.paths import state_dir
+from common.server import Register, parser, run
+from lingua.conference.v1 import conference_pb2, conference_pb2_grpc
+from orchestrator.ari import Ari, AriConfig
+from orchestrator.calls import CallHandler
+from orchestrator.conference import Conference
+from orchestrator.service import ConferenceServicer
+from orchestrator.stages import Stage
+
+SERVICE = conference_pb2.DESCRIPTOR.services_by_name["ConferenceService"].full_name
+
+
+def ari_config(path: Path) -> AriConfig:
+    """ARI settings from the env file asterisk/install writes, overridden by ARI_* variables."""
+    values: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            key, sep, value = line.partition("=")
+            if sep and not line.startswith("#"):
+                values[key.strip()] = value.strip().strip("'\"")
+    values.update({k: v for k, v in os.environ.items() if k.startswith("ARI_")})
+    missing = [k for k in ("ARI_URL", "ARI_USER", "ARI_PASSWORD") if not values.get(k)]
+    if missing:
+        raise SystemExit(f"ARI settings missing ({', '.join(missing)}): run asterisk/install or set them")
+    return AriConfig(values["ARI_URL"], values["ARI_USER"], values["ARI_PASSWORD"], values.get("ARI_APP", "lingua"))
+
+
+def main() -> None:
+    p = parser("orchestrator", 50050, "Conference orchestrator: ARI app, 20 ms frame loop, Conference gRPC API.")
+    p.add_argument(
+        "--stt", default="127.0.0.1:50051", help="speech-to-text servers, comma-separated, in failover order"
+    )
+    p.add_argument("--mt", default="127.0.0.1:50052", help="translation servers, comma-separated")
+    p.add_argument("--tts", default="127.0.0.1:50053", help="speech synthesis servers, comma-separated")
+    p.add_argument("--ari-env", default=str(state_dir() / "asterisk" / "ari.env"), help="ARI settings file")
+    p.add_argument("--no-ari", action="store_true", help="no Asterisk: gRPC participants only")
+    p.add_argument("--media", choices=("websocket", "rtp"), default="websocket", help="ExternalMedia transport")
+    p.add_argument("--metrics-port", type=int, default=9464, help="Prometheus /metrics port (0: off)")
+    p.add_argument("--metrics-host", default="127.0.0.1", help="address for /metrics")
+    p.add_argument("--frame-span-ratio", type=float, default=0.01, help="fraction of 20 ms ticks traced as spans")
+    args = p.parse_args()
+    run(args, *_wire(args))
+
+
+def _wire(args: argparse.Namespace) -> tuple[Register, Callable[[], Awaitable[None]]]:
+    """Build the conference and return the server's register and stop hooks."""
+    stt, mt, tts = (Stage(name, getattr(args, name).split(",")) for name in ("stt", "mt", "tts"))
+    conference = Conference(stt, mt, tts, frame_span_ratio=args.frame_span_ratio)
+    ari = None if args.no_ari else Ari(ari_config(Path(args.ari_env)))
+    tasks: list[asyncio.Task[None]] = []
+
+    async def publish_depths() -> None:
+        while True:
+            conference.publish_depths()
+            await asyncio.sleep(1)
+
+    async def register(server: grpc.aio.Server) -> list[str]:
+        conference_pb2_grpc.add_ConferenceServiceServicer_to_server(ConferenceServicer(conference), server)
+        if args.metrics_port:
+            start_http_server(args.metrics_port, addr=args.metrics_host)
+        tasks.extend(asyncio.create_task(c) for c in (conference.run(), publish_depths()))
+        if ari is not None:
+            tasks.append(asyncio.create_task(CallHandler(ari, conference, args.media).run()))
+        return [SERVICE]
+
+    async def stop() -> None:
+        for task in tasks:
+            task.cancel()
+        for participant_id in list(conference.participants):
+            conference.leave(participant_id)
+        for stage in (stt, mt, tts):
+            await stage.close()
+        if ari is not None:
+            with contextlib.suppress(Exception):
+                await ari.close()
+
+    return register, stop
+
+
+if __name__ == "__main__":
+    main()

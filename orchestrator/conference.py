@@ -1,0 +1,254 @@
+"""The conference: participants, the 20 ms frame loop, and routing between tiers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+import re
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from opentelemetry import trace
+
+from lingua.conference.v1 import conference_pb2
+from lingua.stt.v1 import stt_pb2
+from orchestrator import metrics
+from orchestrator.frames import SILENCE, InputBuffer, PlaybackQueue
+from orchestrator.pipeline import ASRQueue, MTQueue, Piece, TTSQueue, Utterance
+from orchestrator.stages import Stage
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("lingua.orchestrator")
+
+FRAME_S = 0.020
+SENTENCE = re.compile(r"[.!?]$")
+
+
+class Transport(Protocol):
+    """Where a participant's audio goes: a SIP call's media channel or a Join stream."""
+
+    def send(self, frame: bytes) -> None:
+        """Send one 640-byte frame; must not block."""
+
+
+@dataclass
+class Participant:
+    """One member of the conference and their per-participant tiers."""
+
+    id: str
+    name: str
+    language: str
+    profile_id: str
+    transport: Transport
+    kind: int
+    joined_at: float = field(default_factory=time.time)
+    input: InputBuffer = field(default_factory=InputBuffer)
+    playback: PlaybackQueue = field(default_factory=PlaybackQueue)
+    utterance: Utterance | None = None
+    utterances: itertools.count = field(default_factory=lambda: itertools.count(1))
+    asr: ASRQueue = field(init=False)
+    mt: MTQueue = field(init=False)
+    tts: TTSQueue = field(init=False)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """How logs name the participant."""
+        return f"{self.name} [{self.id}, {self.language}]"
+
+    def receive(self, audio: bytes) -> None:
+        """Audio from the network into the jitter buffer."""
+        if dropped := self.input.put(audio):
+            metrics.DROPPED.labels("input", self.id).inc(dropped)
+            if self.input.overflow == dropped or self.input.overflow % 500 < dropped:
+                log.warning("input buffer overflow for %s: %d frames dropped so far", self.label, self.input.overflow)
+
+
+class Conference:
+    """All participants, ticked every 20 ms.
+
+    Each tick takes one frame from every participant's InputBuffer, feeds it to
+    their ASRQueue and straight into the PlaybackQueue of every listener of the
+    same language, then mixes one frame per listener and sends it.
+    """
+
+    def __init__(self, stt: Stage, mt: Stage, tts: Stage, frame_span_ratio: float = 0.0) -> None:
+        self.stt, self.mt, self.tts = stt, mt, tts
+        self.frame_span_ratio = frame_span_ratio
+        self.participants: dict[str, Participant] = {}
+        self._caption_watchers: list[tuple[str, asyncio.Queue[conference_pb2.Caption]]] = []
+        self._ids = itertools.count(1)
+        self.tick_cpu: deque[float] = deque(maxlen=3000)
+
+    def join(self, name: str, language: str, profile_id: str, transport: Transport, kind: int) -> Participant:
+        """Add a participant and start their tiers."""
+        p = Participant(f"p{next(self._ids)}", name, language, profile_id, transport, kind)
+        p.asr = ASRQueue(p, self.stt, lambda response, clock: self._on_recognition(p, response, clock))
+        p.mt = MTQueue(p, self, self.mt)
+        p.tts = TTSQueue(p, self, self.tts)
+        p.tasks = [asyncio.create_task(p.asr.run()), asyncio.create_task(p.mt.run())]
+        self.participants[p.id] = p
+        metrics.PARTICIPANTS.set(len(self.participants))
+        log.info("joined: %s (profile %s)", p.label, profile_id or "none")
+        return p
+
+    def leave(self, participant_id: str) -> None:
+        """Remove a participant and stop their tiers."""
+        p = self.participants.pop(participant_id, None)
+        if p is None:
+            return
+        for task in p.tasks:
+            task.cancel()
+        p.tts.close()
+        for other in self.participants.values():
+            other.playback.remove(p.id)
+        metrics.PARTICIPANTS.set(len(self.participants))
+        for tier in ("input", "asr", "playback"):
+            with contextlib.suppress(KeyError):
+                metrics.QUEUE_DEPTH.remove(tier, p.id)
+        log.info("left: %s", p.label)
+
+    def listener_languages(self, exclude: str) -> set[str]:
+        """Languages someone listens in, other than exclude."""
+        return {p.language for p in self.participants.values()} - {exclude}
+
+    # The frame loop.
+
+    async def run(self) -> None:
+        """Tick every 20 ms on an absolute schedule (late ticks catch up, long stalls resync)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time()
+        while True:
+            deadline += FRAME_S
+            if loop.time() - deadline > 5 * FRAME_S:
+                metrics.TICK_LATE.inc()
+                deadline = loop.time()
+            self.tick()
+            await asyncio.sleep(max(0.0, deadline - loop.time()))
+
+    def tick(self) -> None:
+        """Move one frame through every participant (the orchestrator's per-frame work)."""
+        now = time.perf_counter()
+        cpu = time.thread_time()
+        span = None
+        if self.frame_span_ratio and random.random() < self.frame_span_ratio:
+            span = tracer.start_span("frame", attributes={"lingua.participants": len(self.participants)})
+        people = list(self.participants.values())
+        for speaker in people:
+            frame = speaker.input.take()
+            if frame is None:
+                continue
+            speaker.asr.push(frame, now)
+            for listener in people:
+                if listener is not speaker and listener.language == speaker.language:
+                    listener.playback.push(speaker.id, [frame])
+        for listener in people:
+            listener.transport.send(listener.playback.mix() or SILENCE)
+        elapsed = time.perf_counter() - now
+        metrics.TICK_SECONDS.observe(elapsed)
+        self.tick_cpu.append(time.thread_time() - cpu)
+        if span is not None:
+            span.end()
+
+    def publish_depths(self) -> None:
+        """Export queue depths (called from the metrics scrape path, not the tick)."""
+        for p in self.participants.values():
+            metrics.QUEUE_DEPTH.labels("input", p.id).set(len(p.input))
+            metrics.QUEUE_DEPTH.labels("asr", p.id).set(p.asr.depth())
+            metrics.QUEUE_DEPTH.labels("playback", p.id).set(p.playback.depth())
+
+    # Recognition -> translation.
+
+    def _on_recognition(
+        self, p: Participant, response: stt_pb2.StreamingRecognizeResponse, clock: Callable[[float], float]
+    ) -> None:
+        if response.HasField("speech_event"):
+            if response.speech_event.type == stt_pb2.SPEECH_EVENT_TYPE_SPEECH_START:
+                self._start_utterance(p, clock(response.speech_event.offset.ToTimedelta().total_seconds()))
+            return
+        result = response.result
+        utterance = p.utterance or self._start_utterance(p, clock(result.start_offset.ToTimedelta().total_seconds()))
+        self.caption(utterance, p.language, result.transcript, final=result.is_final)
+        if not result.is_final:
+            self._commit_sentences(utterance, result.stable_transcript)
+            return
+        utterance.final_at = time.perf_counter()
+        utterance.speech_end = clock(result.end_offset.ToTimedelta().total_seconds())
+        metrics.observe_stage("stt_final", utterance.final_at - utterance.speech_end)
+        utterance.span.add_event("stt_final", {"lingua.transcript": result.transcript})
+        rest = " ".join(result.transcript.split()[utterance.words_sent :])
+        p.mt.put(Piece(utterance, rest, final=True))
+        p.utterance = None
+
+    def _start_utterance(self, p: Participant, speech_start: float) -> Utterance:
+        span = tracer.start_span(
+            "utterance",
+            attributes={"lingua.speaker": p.id, "lingua.language": p.language},
+        )
+        p.utterance = Utterance(p, next(p.utterances), span, speech_start)
+        return p.utterance
+
+    def _commit_sentences(self, utterance: Utterance, stable: str) -> None:
+        """Send whole sentences of the stable prefix ahead of the final: lower latency on long turns."""
+        words = stable.split()
+        end = max((i + 1 for i, w in enumerate(words[:-1]) if SENTENCE.search(w)), default=0)
+        if end > utterance.words_sent:
+            piece = " ".join(words[utterance.words_sent : end])
+            utterance.words_sent = end
+            utterance.speaker.mt.put(Piece(utterance, piece, final=False))
+
+    # Translation audio -> listeners.
+
+    def deliver(self, utterance: Utterance, language: str, frames: list[bytes]) -> None:
+        """Queue translated frames for every listener of language."""
+        for listener in self.participants.values():
+            if listener.language == language and listener is not utterance.speaker:
+                mark = None
+                if listener.id not in utterance.played_to:
+                    utterance.played_to.add(listener.id)
+                    mark = self._first_playback(utterance, listener.id)
+                listener.playback.push(utterance.speaker.id, frames, mark)
+
+    def _first_playback(self, utterance: Utterance, listener_id: str) -> Callable[[], None]:
+        def played() -> None:
+            if utterance.speech_end is not None:
+                latency = time.perf_counter() - utterance.speech_end
+                metrics.observe_end_to_end(latency)
+                utterance.span.add_event(
+                    "first_playback", {"lingua.listener": listener_id, "lingua.latency_ms": latency * 1000}
+                )
+
+        return played
+
+    # Captions.
+
+    def caption(self, utterance: Utterance, language: str, text: str, final: bool) -> None:
+        """Publish a transcript or translation to caption watchers."""
+        caption = conference_pb2.Caption(
+            speaker_participant_id=utterance.speaker.id,
+            speaker_name=utterance.speaker.name,
+            utterance_id=utterance.number,
+            source_language_code=utterance.speaker.language,
+            language_code=language,
+            text=text,
+            is_final=final,
+        )
+        for language_filter, queue in self._caption_watchers:
+            if not language_filter or language_filter == language:
+                with contextlib.suppress(asyncio.QueueFull):
+                    queue.put_nowait(caption)
+
+    def watch_captions(self, language: str) -> asyncio.Queue[conference_pb2.Caption]:
+        """A queue that receives captions (in language, or all if empty)."""
+        queue: asyncio.Queue[conference_pb2.Caption] = asyncio.Queue(maxsize=1000)
+        self._caption_watchers.append((language, queue))
+        return queue
+
+    def unwatch_captions(self, queue: asyncio.Queue[conference_pb2.Caption]) -> None:
+        self._caption_watchers = [w for w in self._caption_watchers if w[1] is not queue]

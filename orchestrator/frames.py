@@ -1,0 +1,127 @@
+"""The two frame-level tiers: InputBuffer (jitter buffer) and PlaybackQueue (mixer).
+
+Everything here runs on the 20 ms tick, so it allocates little and never blocks.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
+
+RATE = 16000
+FRAME_SAMPLES = 320
+FRAME_BYTES = FRAME_SAMPLES * 2
+SILENCE = bytes(FRAME_BYTES)
+
+
+class Reframer:
+    """Cuts a byte stream into whole 640-byte frames."""
+
+    def __init__(self) -> None:
+        self._pending = b""
+
+    def split(self, data: bytes) -> list[bytes]:
+        """Add data; return the whole frames now available."""
+        buf = self._pending + data if self._pending else data
+        cut = len(buf) - len(buf) % FRAME_BYTES
+        self._pending = buf[cut:]
+        return [buf[i : i + FRAME_BYTES] for i in range(0, cut, FRAME_BYTES)]
+
+
+class InputBuffer:
+    """Jitter buffer for one participant's incoming frames.
+
+    The network side puts frames as they arrive; the tick takes one per 20 ms.
+    It waits for `prefill` frames before releasing any (and again after running
+    dry), and holds at most `capacity`: on overflow the oldest frame is dropped
+    and counted, which bounds the delay a burst can add.
+    """
+
+    def __init__(self, capacity: int = 50, prefill: int = 2) -> None:
+        self.capacity = capacity
+        self.prefill = prefill
+        self.overflow = 0
+        self._frames: deque[bytes] = deque()
+        self._reframer = Reframer()
+        self._flowing = False
+
+    def put(self, data: bytes) -> int:
+        """Add audio (any whole number of samples); return frames dropped by overflow."""
+        dropped = 0
+        for frame in self._reframer.split(data):
+            if len(self._frames) >= self.capacity:
+                self._frames.popleft()
+                dropped += 1
+            self._frames.append(frame)
+        self.overflow += dropped
+        return dropped
+
+    def take(self) -> bytes | None:
+        """The next frame, or None while priming or empty."""
+        if not self._flowing:
+            if len(self._frames) < self.prefill:
+                return None
+            self._flowing = True
+        if not self._frames:
+            self._flowing = False
+            return None
+        return self._frames.popleft()
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+
+Mark = Callable[[], None]
+"""Called when a marked frame is first played out."""
+
+
+class PlaybackQueue:
+    """What one listener will hear: a frame queue per source, mixed one frame per tick.
+
+    A source is another participant (their original audio, or their speech
+    translated for this listener). Sources play in parallel and are summed with
+    clipping. A frame may carry a mark, called when that frame is mixed out:
+    that is how the first playback of an utterance is timed.
+    """
+
+    def __init__(self, capacity: int = 3000) -> None:
+        self.capacity = capacity
+        self.dropped = 0
+        self._sources: dict[str, deque[tuple[bytes, Mark | None]]] = {}
+
+    def push(self, source: str, frames: list[bytes], mark: Mark | None = None) -> None:
+        """Queue whole frames from source; mark goes with the first of them."""
+        queue = self._sources.setdefault(source, deque())
+        for i, frame in enumerate(frames):
+            if len(queue) >= self.capacity:
+                queue.popleft()
+                self.dropped += 1
+            queue.append((frame, mark if i == 0 else None))
+
+    def remove(self, source: str) -> None:
+        """Forget a source (it left)."""
+        self._sources.pop(source, None)
+
+    def depth(self) -> int:
+        """Frames queued across sources."""
+        return sum(len(q) for q in self._sources.values())
+
+    def mix(self) -> bytes | None:
+        """One mixed frame from every source with audio, or None if all are empty."""
+        frames: list[bytes] = []
+        for queue in self._sources.values():
+            if queue:
+                frame, mark = queue.popleft()
+                frames.append(frame)
+                if mark is not None:
+                    mark()
+        if not frames:
+            return None
+        if len(frames) == 1:
+            return frames[0]
+        total = np.zeros(FRAME_SAMPLES, dtype=np.int32)
+        for frame in frames:
+            total += np.frombuffer(frame, dtype="<i2")
+        return np.clip(total, -32768, 32767).astype("<i2").tobytes()

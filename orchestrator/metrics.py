@@ -1,0 +1,68 @@
+"""Prometheus metrics, and recent-value summaries for the GetMetrics RPC."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+from prometheus_client import Counter, Gauge, Histogram
+
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.75, 0.9, 1.2, 1.5, 2.0, 3.0, 5.0)
+
+STAGE_LATENCY = Histogram(
+    "lingua_stage_latency_seconds",
+    "Per-stage latency: stt_final (end of speech to final), mt, tts_first_audio",
+    ["stage"],
+    buckets=BUCKETS,
+)
+END_TO_END = Histogram(
+    "lingua_speech_end_to_first_audio_seconds",
+    "End of a speaker's utterance to the first translated frame played to a listener",
+    buckets=BUCKETS,
+)
+TICK_SECONDS = Histogram(
+    "lingua_tick_seconds",
+    "Work done in one 20 ms frame tick",
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05),
+)
+TICK_LATE = Counter("lingua_tick_late_total", "Ticks that started more than one frame late")
+QUEUE_DEPTH = Gauge("lingua_queue_depth_frames", "Frames queued per tier and participant", ["tier", "participant"])
+DROPPED = Counter("lingua_dropped_frames_total", "Frames dropped per tier and participant", ["tier", "participant"])
+STAGE_ERRORS = Counter("lingua_stage_errors_total", "Failed calls to a stage server", ["stage"])
+PARTICIPANTS = Gauge("lingua_participants", "Participants in the conference")
+
+
+class Recent:
+    """The last values of named measurements, for percentiles."""
+
+    def __init__(self, size: int = 2000) -> None:
+        self.size = size
+        self._values: dict[str, deque[float]] = {}
+        self._counts: dict[str, int] = {}
+
+    def add(self, name: str, seconds: float) -> None:
+        self._values.setdefault(name, deque(maxlen=self.size)).append(seconds)
+        self._counts[name] = self._counts.get(name, 0) + 1
+
+    def summary(self) -> dict[str, tuple[int, float, float, float]]:
+        """name -> (count, p50 ms, p95 ms, max ms)."""
+        out = {}
+        for name, values in self._values.items():
+            ms = np.asarray(values) * 1000
+            out[name] = (self._counts[name], *np.percentile(ms, [50, 95]).tolist(), float(ms.max()))
+        return out
+
+
+RECENT = Recent()
+
+
+def observe_stage(stage: str, seconds: float) -> None:
+    """Record one stage latency."""
+    STAGE_LATENCY.labels(stage).observe(seconds)
+    RECENT.add(stage, seconds)
+
+
+def observe_end_to_end(seconds: float) -> None:
+    """Record one end-of-speech to first-audio latency."""
+    END_TO_END.observe(seconds)
+    RECENT.add("speech_end_to_first_audio", seconds)

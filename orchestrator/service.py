@@ -1,0 +1,125 @@
+"""ConferenceService: join over gRPC, list participants, watch captions, read metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import grpc
+import numpy as np
+
+from common.audio import pcm16
+from common.errors import InvalidArgument, handle_errors
+from common.languages import base_language
+from common.streams import split_config
+from lingua.conference.v1 import conference_pb2, conference_pb2_grpc
+from orchestrator import metrics
+from orchestrator.conference import Conference
+
+
+class StreamTransport:
+    """A Join stream's outgoing side: frames and captions queued for the client."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[conference_pb2.JoinResponse] = asyncio.Queue(maxsize=500)
+        self.dropped = 0
+
+    def send(self, frame: bytes) -> None:
+        try:
+            self.queue.put_nowait(conference_pb2.JoinResponse(audio=frame))
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+
+class ConferenceServicer(conference_pb2_grpc.ConferenceServiceServicer):
+    """The Conference gRPC API over one Conference."""
+
+    def __init__(self, conference: Conference) -> None:
+        self.conference = conference
+
+    @handle_errors
+    async def Join(
+        self, request_iterator: AsyncIterator[conference_pb2.JoinRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[conference_pb2.JoinResponse]:
+        config, rest = await split_config(request_iterator, "request", "config")
+        if not config.language_code:
+            raise InvalidArgument("config.language_code is required (the language you speak and hear)")
+        language = base_language(config.language_code)
+        transport = StreamTransport()
+        name = config.display_name or f"grpc {context.peer()}"
+        p = self.conference.join(name, language, config.voice_profile_id, transport, conference_pb2.TRANSPORT_GRPC)
+        captions = self.conference.watch_captions(language)
+
+        async def receive() -> None:
+            async for _, audio in rest:
+                pcm16(audio)
+                p.receive(audio)
+
+        async def forward_captions() -> None:
+            while True:
+                caption = await captions.get()
+                with contextlib.suppress(asyncio.QueueFull):
+                    transport.queue.put_nowait(conference_pb2.JoinResponse(caption=caption))
+
+        reader = asyncio.create_task(receive())
+        forwarder = asyncio.create_task(forward_captions())
+        try:
+            yield conference_pb2.JoinResponse(joined=conference_pb2.Joined(participant_id=p.id))
+            while True:
+                get = asyncio.ensure_future(transport.queue.get())
+                await asyncio.wait({get, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if not get.done():
+                    get.cancel()
+                    reader.result()
+                    return
+                yield get.result()
+        finally:
+            reader.cancel()
+            forwarder.cancel()
+            self.conference.unwatch_captions(captions)
+            self.conference.leave(p.id)
+
+    @handle_errors
+    async def ListParticipants(
+        self, request: conference_pb2.ListParticipantsRequest, context: grpc.aio.ServicerContext
+    ) -> conference_pb2.ListParticipantsResponse:
+        out = conference_pb2.ListParticipantsResponse()
+        for p in self.conference.participants.values():
+            item = out.participants.add(
+                participant_id=p.id,
+                display_name=p.name,
+                language_code=p.language,
+                voice_profile_id=p.profile_id,
+                transport=p.kind,  # type: ignore[arg-type]
+            )
+            item.join_time.FromSeconds(int(p.joined_at))
+        return out
+
+    @handle_errors
+    async def WatchCaptions(
+        self, request: conference_pb2.WatchCaptionsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[conference_pb2.WatchCaptionsResponse]:
+        language = base_language(request.language_code) if request.language_code else ""
+        queue = self.conference.watch_captions(language)
+        try:
+            while True:
+                yield conference_pb2.WatchCaptionsResponse(caption=await queue.get())
+        finally:
+            self.conference.unwatch_captions(queue)
+
+    @handle_errors
+    async def GetMetrics(
+        self, request: conference_pb2.GetMetricsRequest, context: grpc.aio.ServicerContext
+    ) -> conference_pb2.GetMetricsResponse:
+        out = conference_pb2.GetMetricsResponse()
+        for name, (count, p50, p95, top) in sorted(metrics.RECENT.summary().items()):
+            out.latencies.add(name=name, count=count, p50_ms=p50, p95_ms=p95, max_ms=top)
+        for p in self.conference.participants.values():
+            out.dropped_frames[p.id] = p.input.overflow + p.asr.dropped
+            out.playback_depth[p.id] = p.playback.depth()
+        for stage in (self.conference.stt, self.conference.mt, self.conference.tts):
+            out.stage_errors[stage.name] = stage.errors
+        if self.conference.tick_cpu:
+            out.tick_cpu_p50_us = float(np.median(self.conference.tick_cpu)) * 1e6
+        return out
