@@ -1,72 +1,121 @@
-"""The demo: an English speaker heard in Spanish, in a voice matched to theirs.
+"""The demo conference: real Asterisk, the four servers and the orchestrator on the
+embedded engines, and two real SIP callers.
 
-    scripts/demo            (set-up, then this)
+    scripts/demo                 set-up, then this
+    scripts/demo --serve         leave everything running for softphones
     .venv/bin/python -m clients.demo [--listener es] [--out .state/demo/listener-es.wav]
 
-Starts the four servers on the embedded engines, enrolls the speaker's voice
-profile from three recordings, streams three more of the speaker's prompts in
-real time to speech-to-text, translates each final and synthesizes it in the
-voice nearest to the speaker. Prints live captions and a latency table and
-writes what the listener heard to a WAV file.
+The scripted English caller (caller-id `demo-speaker`, whose voice profile is
+enrolled first) dials 1001 and reads three prompts; the listener dials the
+extension of their language (1002 Spanish) and records what they hear. Live
+captions are printed as they happen, then a latency table, and the listener's
+audio is written to a WAV file.
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
+import threading
 import time
-import wave
 from contextlib import ExitStack
 from pathlib import Path
 
-from clients.launch import running
-from clients.speech import enroll, synthesize, transcribe, translate
+import grpc
+import numpy as np
+
+from clients import sip
+from clients.launch import asterisk_script, running
+from clients.speech import channel, enroll
 from common.paths import state_dir
-from corpus import prompt_pcm16, transcripts
+from corpus import prompt_pcm16
+from lingua.conference.v1 import conference_pb2, conference_pb2_grpc
 
 ENROLL = ["auth-incorrect", "conf-onlyperson", "pbx-invalid"]
 SPEAK = ["conf-getpin", "vm-nobodyavail", "queue-thankyou"]
+EXTENSIONS = {"en": "1001", "es": "1002", "fr": "1003", "pt": "1004", "it": "1005", "de": "1006", "ca": "1007"}
+
+
+def print_captions(address: str) -> None:
+    """Print every final caption as it arrives (runs in a thread until the channel closes)."""
+    with channel(address) as ch:
+        stub = conference_pb2_grpc.ConferenceServiceStub(ch)
+        try:
+            for response in stub.WatchCaptions(conference_pb2.WatchCaptionsRequest()):
+                c = response.caption
+                if c.is_final:
+                    lang = c.language_code if c.language_code == c.source_language_code else f"-> {c.language_code}"
+                    print(f"  [{c.speaker_name.split()[0]} {lang}] {c.text}", flush=True)
+        except grpc.RpcError:
+            pass
+
+
+def latency_table(address: str) -> str:
+    with channel(address) as ch:
+        got = conference_pb2_grpc.ConferenceServiceStub(ch).GetMetrics(conference_pb2.GetMetricsRequest())
+    rows = [f"{'measure':<28}{'count':>6}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}"]
+    rows += [f"{m.name:<28}{m.count:>6}{m.p50_ms:>9.0f}{m.p95_ms:>9.0f}{m.max_ms:>9.0f}" for m in got.latencies]
+    rows.append(f"{'orchestrator CPU per tick':<28}{'':>6}{got.tick_cpu_p50_us / 1000:>9.3f}")
+    return "\n".join(rows)
+
+
+def serve_forever(stack: ExitStack) -> None:
+    """Keep everything up for softphones until Ctrl-C."""
+    accounts = sip.read_env(state_dir() / "asterisk" / "sip.env")
+    pbx = sip.pbx()
+    print(f"\nReady. Dial sip:<extension>@{pbx.host}:{pbx.port} (UDP); extensions:")
+    print("  " + ", ".join(f"{number} {lang}" for lang, number in EXTENSIONS.items()))
+    for name in accounts.get("SIP_ACCOUNTS", "").split():
+        print(f"  account {name}, password {accounts[f'SIP_PASSWORD_{name.upper()}']}")
+    print("Set LINGUA_ASTERISK_SIP_BIND=0.0.0.0 before set-up to accept calls from other machines. Ctrl-C stops.")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        stack.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--listener", default="es", help="listener's language")
+    parser.add_argument("--listener", default="es", choices=sorted(set(EXTENSIONS) - {"en"}), help="listener language")
     parser.add_argument("--out", type=Path, help="WAV of what the listener heard")
+    parser.add_argument("--serve", action="store_true", help="leave everything running for softphones")
     args = parser.parse_args()
     out = args.out or state_dir() / "demo" / f"listener-{args.listener}.wav"
 
     with ExitStack() as stack:
-        print("starting servers (first start prepares model caches)...", flush=True)
+        print("starting Asterisk and the servers (the first start prepares model caches)...", flush=True)
+        started = "already running" not in asterisk_script("start")
+        if started:
+            stack.callback(asterisk_script, "stop")
         profile = stack.enter_context(running("profile_server", "--data-dir", str(state_dir() / "profiles")))
         tts = stack.enter_context(running("tts_server", "--profile-server", profile))
         stt = stack.enter_context(running("stt_server"))
         mt = stack.enter_context(running("mt_server"))
-
+        orchestrator = stack.enter_context(
+            running("orchestrator", "--stt", stt, "--mt", mt, "--tts", tts, "--metrics-port", "9464")
+        )
         voice = enroll(profile, "demo-speaker", [prompt_pcm16(n) for n in ENROLL], "en", "Demo speaker")
-        print(f"enrolled profile {voice.profile_id}: {voice.speech_seconds:.1f} s of speech, {voice.embedder}\n")
+        print(f"enrolled voice profile {voice.profile_id} ({voice.speech_seconds:.1f} s of speech)")
+        print(f"orchestrator: gRPC {orchestrator}, metrics http://127.0.0.1:9464/metrics")
+        if args.serve:
+            serve_forever(stack)
+            return
 
-        heard: list[bytes] = []
-        rows = []
-        for name in SPEAK:
-            said = transcribe(stt, prompt_pcm16(name), "en", realtime=True)
-            for final in said.finals:
-                t_final = time.perf_counter()
-                translated = translate(mt, final.transcript, "en", args.listener)
-                t_mt = time.perf_counter()
-                spoken = synthesize(tts, translated.text, args.listener, profile_id=voice.profile_id)
-                print(f"[en] {final.transcript}\n[{args.listener}] {translated.text}   (voice {spoken.voice_name})")
-                heard.append(spoken.pcm + b"\x00" * 16000)
-                rows.append((name, t_final - said.audio_end, t_mt - t_final, spoken.first_audio_s))
-            print(f"     reference: {transcripts('en')[name]}\n")
-
-    print(f"{'prompt':<16} {'STT final':>10} {'MT':>8} {'TTS first':>10}   (ms; STT from end of audio)")
-    for name, stt_s, mt_s, tts_s in rows:
-        print(f"{name:<16} {stt_s * 1000:>10.0f} {mt_s * 1000:>8.0f} {tts_s * 1000:>10.0f}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(out), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(b"".join(heard))
+        threading.Thread(target=print_captions, args=(orchestrator,), daemon=True).start()
+        speech = b"".join(prompt_pcm16(n) + bytes(2 * 32000) for n in SPEAK)
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lingua-demo-")))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        sip.write_wav(work / "speaker.wav", np.frombuffer(speech, dtype="<i2"), 16000)
+        seconds = len(speech) / 32000
+        print(f"\ncalling: listener on {EXTENSIONS[args.listener]} ({args.listener}), speaker on 1001 (en)\n")
+        listener = sip.call(EXTENSIONS[args.listener], record_wav=out, duration_s=seconds + 10, caller="listener")
+        time.sleep(2)
+        with sip.call("1001", play_wav=work / "speaker.wav", duration_s=seconds + 1, caller="demo-speaker") as a:
+            a.wait(seconds + 30)
+        listener.wait(60)
+        listener.close()
+        print("\n" + latency_table(orchestrator))
     print(f"\nwrote {out}")
 
 

@@ -75,3 +75,11 @@ def wait_serving(address: str, deadline: float) -> None:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{address} never became SERVING")
             time.sleep(0.2)
+
+
+def asterisk_script(name: str, *args: str, timeout: float = 900) -> str:
+    """Run asterisk/<name> (install, start, stop, cli); its output. Raises if it fails."""
+    result = subprocess.run([str(REPO / "asterisk" / name), *args], capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError(f"asterisk/{name} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout + result.stderr

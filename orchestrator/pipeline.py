@@ -208,6 +208,7 @@ class _Synthesis:
         self.utterance = utterance
         self.language = language
         self.texts: list[str] = []
+        self.finished = False
         self.requests: asyncio.Queue[tts_pb2.StreamingSynthesizeRequest | None] = asyncio.Queue()
         self.task = asyncio.create_task(self.run())
 
@@ -216,6 +217,7 @@ class _Synthesis:
         self.requests.put_nowait(tts_pb2.StreamingSynthesizeRequest(text=tts_pb2.TextInput(text=text + " ")))
 
     def finish(self) -> None:
+        self.finished = True
         self.requests.put_nowait(tts_pb2.StreamingSynthesizeRequest(flush=tts_pb2.Flush()))
         self.requests.put_nowait(None)
 
@@ -234,7 +236,7 @@ class _Synthesis:
 
         with tracer.start_as_current_span("tts", context=self.utterance.context()) as span:  # type: ignore[arg-type]
             span.set_attribute("lingua.language", self.language)
-            for attempt in range(len(stage.addresses)):
+            for attempt in range(len(stage.addresses) + 1):
                 if attempt:
                     self._requeue()
                 sent = time.perf_counter()
@@ -252,20 +254,30 @@ class _Synthesis:
                     return
                 except grpc.RpcError as error:
                     metrics.STAGE_ERRORS.labels("tts").inc()
+                    if not delivered and _unknown_profile(error) and config.voice_profile_id:
+                        log.warning(
+                            "no voice profile %r for %s: using a default voice", speaker.profile_id, speaker.label
+                        )
+                        speaker.profile_id = ""
+                        config.ClearField("voice")
+                        continue
                     if delivered or not retryable(error):
                         log.warning("tts failed for %s (%s): %s", speaker.label, self.language, error)
                         return
                     stage.failed(error)
 
     def _requeue(self) -> None:
-        """Put every text sent so far back in front of what is still queued."""
-        pending: list[tts_pb2.StreamingSynthesizeRequest | None] = []
+        """Rebuild the request queue for a retry: every text so far, then the end if it came."""
         while not self.requests.empty():
-            pending.append(self.requests.get_nowait())
+            self.requests.get_nowait()
         for text in self.texts:
             self.requests.put_nowait(tts_pb2.StreamingSynthesizeRequest(text=tts_pb2.TextInput(text=text + " ")))
-        for request in pending:
-            self.requests.put_nowait(request)
+        if self.finished:
+            self.finish()
+
+
+def _unknown_profile(error: grpc.RpcError) -> bool:
+    return isinstance(error, grpc.aio.AioRpcError) and error.code() == grpc.StatusCode.NOT_FOUND
 
 
 class TTSQueue:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from clients.launch import running
+from clients.launch import asterisk_script, running
 from clients.speech import channel as channel
+from common.paths import state_dir
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +51,15 @@ def orchestrator_address(stt_address: str, mt_address: str, tts_address: str, me
     args = ["--no-ari", "--stt", stt_address, "--mt", mt_address, "--tts", tts_address]
     with running("orchestrator", *args, "--metrics-port", str(metrics_port)) as address:
         yield address
+
+
+@pytest.fixture(scope="session")
+def asterisk() -> Iterator[Path]:
+    """Our real Asterisk, installed if needed and running for the session; yields its state folder."""
+    asterisk_script("install")
+    started = "already running" not in asterisk_script("start")
+    try:
+        yield state_dir() / "asterisk"
+    finally:
+        if started:
+            asterisk_script("stop", timeout=60)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import subprocess
 import time
 import urllib.error
 import urllib.parse
@@ -22,9 +21,10 @@ import numpy as np
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
+from clients import sip
+from clients.launch import asterisk_script
 from common.paths import state_dir
 from corpus import prompt_pcm16
-from tests import sip
 
 REPO = Path(__file__).resolve().parent.parent
 ASTERISK = REPO / "asterisk"
@@ -75,28 +75,15 @@ class Ari:
         return connect(f"{self.http}/ari/events?{query}", additional_headers=headers, max_queue=None)
 
 
-def script(name: str, *args: str, timeout: float = 900) -> str:
-    """Run asterisk/<name>; its output (stdout and stderr); it must succeed."""
-    result = subprocess.run([str(ASTERISK / name), *args], capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"asterisk/{name} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout + result.stderr
-
-
 @pytest.fixture(scope="session")
-def ari() -> Iterator[Ari]:
-    """Our Asterisk, installed if needed and running for the session (stopped after, if we started it)."""
-    script("install")
-    started = "already running" not in script("start")
-    try:
-        env = sip.read_env(state_dir() / "asterisk" / "ari.env")
-        yield Ari(env["ARI_URL"], env["ARI_USER"], env["ARI_PASSWORD"], env["ARI_APP"])
-    finally:
-        if started:
-            script("stop", timeout=60)
+def ari(asterisk: Path) -> Ari:
+    """ARI of the session's Asterisk, with the credentials asterisk/install generated."""
+    env = sip.read_env(asterisk / "ari.env")
+    return Ari(env["ARI_URL"], env["ARI_USER"], env["ARI_PASSWORD"], env["ARI_APP"])
 
 
 def cli(command: str) -> str:
-    return script("cli", "-x", command, timeout=30)
+    return asterisk_script("cli", "-x", command, timeout=30)
 
 
 def next_event(events: ClientConnection, kind: str, match: Callable[[dict], bool] = lambda e: True) -> dict:
