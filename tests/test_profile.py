@@ -13,12 +13,12 @@ import pytest
 from scipy.signal import resample_poly
 
 import corpus
+from clients.launch import running
 from lingua.audio.v1 import audio_pb2
 from lingua.profile.v1 import profile_pb2 as pb
 from lingua.profile.v1 import profile_pb2_grpc
 from profile_server.store import ProfileStore
 from tests.conftest import channel
-from tests.servers import running
 
 EMBEDDER = "resemblyzer-256+prosody-64/v1"
 ENROLL = ("auth-incorrect", "conf-onlyperson", "pbx-invalid")

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 import corpus
+from clients.launch import running
 from lingua.audio.v1 import audio_pb2
 from lingua.profile.v1 import profile_pb2, profile_pb2_grpc
 from lingua.tts.v1 import tts_pb2, tts_pb2_grpc
 from tests.conftest import channel
-from tests.servers import running
 
 START = tts_pb2.SEGMENT_MARKER_TYPE_START
 END = tts_pb2.SEGMENT_MARKER_TYPE_END
