@@ -1,0 +1,63 @@
+"""Run the speech-to-text server: python -m stt_server --port 50051."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+
+import grpc
+
+from common.server import parser, run
+from lingua.stt.v1 import stt_pb2, stt_pb2_grpc
+from stt_server.decoder import DecodePool
+from stt_server.engines import ENGINES, build
+from stt_server.service import SpeechToTextServicer
+from stt_server.stream import Tuning
+
+log = logging.getLogger("stt_server")
+
+
+def _args() -> argparse.Namespace:
+    p = parser("stt", 50051, "Streaming speech-to-text gRPC server.")
+    p.add_argument("--engine", default="embedded", choices=sorted(ENGINES), help="recognition engine")
+    p.add_argument("--cpu-threads", type=int, default=2, help="threads per decode")
+    p.add_argument("--workers", type=int, default=1, help="decodes that may run at once")
+    p.add_argument("--max-utterance-s", type=float, default=15.0, help="force a final after this much speech")
+    p.add_argument("--window-s", type=float, default=8.0, help="shortest audio window the Whisper encoder sees")
+    p.add_argument("--final-beam-size", type=int, default=1, help="beam size of final decodes (partials are greedy)")
+    args = p.parse_args()
+    if args.cpu_threads < 1 or args.workers < 1 or args.final_beam_size < 1:
+        p.error("--cpu-threads, --workers and --final-beam-size must be at least 1")
+    if not 1.0 <= args.window_s <= 30.0:
+        p.error("--window-s must be within 1..30")
+    return args
+
+
+def main() -> None:
+    """Parse flags, build and warm up the engine, then serve."""
+    args = _args()
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    started = time.monotonic()
+    engine = build(args.engine, args)
+    if not 1.0 <= args.max_utterance_s <= engine.recognizer.max_seconds:
+        raise SystemExit(f"--max-utterance-s must be within 1..{engine.recognizer.max_seconds:g} for this engine")
+    engine.recognizer.warm_up()
+    log.info("engine %s ready in %.1f s", args.engine, time.monotonic() - started)
+    pool = DecodePool(engine.recognizer)
+    servicer = SpeechToTextServicer(engine, pool, Tuning(max_utterance_s=args.max_utterance_s))
+
+    async def register(server: grpc.aio.Server) -> Sequence[str]:
+        stt_pb2_grpc.add_SpeechToTextServiceServicer_to_server(servicer, server)
+        return [stt_pb2.DESCRIPTOR.services_by_name["SpeechToTextService"].full_name]
+
+    async def on_stop() -> None:
+        await asyncio.to_thread(pool.close)
+
+    run(args, register, on_stop)
+
+
+if __name__ == "__main__":
+    main()
