@@ -77,7 +77,7 @@ def bench_stt(address: str, runs: int) -> dict:
     for name in EN_SET[: max(runs, 1) * 2]:
         pcm = prompt_pcm16(name)
         result = transcribe(address, pcm, "en", realtime=True, interim=True)
-        latencies.append(result.first_final_at() - (result.audio_start + speech_end_s(pcm)))
+        latencies.append(result.last_final_at() - (result.audio_start + speech_end_s(pcm)))
         e, n = word_errors(transcripts("en")[name], result.text)
         errors, words = errors + e, words + n
     return {

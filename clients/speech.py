@@ -48,12 +48,16 @@ class Transcription:
     def text(self) -> str:
         return " ".join(f.transcript for f in self.finals).strip()
 
-    def first_final_at(self) -> float:
-        """perf_counter time the first final result arrived."""
-        for response, at in zip(self.responses, self.arrivals, strict=True):
-            if response.HasField("result") and response.result.is_final:
-                return at
-        raise ValueError("no final result")
+    def last_final_at(self) -> float:
+        """perf_counter time the last final result arrived."""
+        times = [
+            at
+            for response, at in zip(self.responses, self.arrivals, strict=True)
+            if response.HasField("result") and response.result.is_final
+        ]
+        if not times:
+            raise ValueError("no final result")
+        return times[-1]
 
 
 def transcribe(
