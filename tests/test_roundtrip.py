@@ -9,7 +9,7 @@ from corpus import wer
 
 CASES = [
     ("en", "The meeting starts at nine tomorrow morning."),
-    ("es", "La reunión empieza mañana por la mañana."),
+    ("es", "Nadie está disponible para atender su llamada en este momento."),
     ("fr", "Nous allons parler de la nouvelle maison."),
 ]
 

@@ -45,7 +45,7 @@ def test_grpcurl_reflection_and_health(fixture: str, request: pytest.FixtureRequ
 def test_grpcurl_list_voices(tts_address: str) -> None:
     out = json.loads(grpcurl(tts_address, "lingua.tts.v1.TextToSpeechService/ListVoices", data={"language_code": "es"}))
     assert out["voices"], out
-    assert all(any(code.startswith("es") for code in v["languageCodes"]) for v in out["voices"])
+    assert all(any(code.startswith("es") for code in v["language_codes"]) for v in out["voices"])
 
 
 def test_grpcurl_translate(mt_address: str) -> None:
