@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,13 @@ def asterisk() -> Iterator[Path]:
     finally:
         if started:
             asterisk_script("stop", timeout=60)
+
+
+def wait_for(condition: Callable[[], object], timeout: float) -> bool:
+    """Poll condition until it is true or timeout seconds pass; whether it became true."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False

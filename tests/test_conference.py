@@ -17,17 +17,9 @@ from clients.conference import Participant
 from clients.speech import channel, transcribe
 from corpus import prompt_pcm16, transcripts, wer
 from lingua.conference.v1 import conference_pb2, conference_pb2_grpc
+from tests.conftest import wait_for
 
 PROMPTS = ["conf-getpin", "vm-nobodyavail"]
-
-
-def wait_for(condition, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def finals(p: Participant, language: str, speaker: str) -> list[str]:

@@ -5,7 +5,6 @@ caller B listens on 1002 (Spanish) and must hear A's words translated."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from clients.launch import running
 from clients.speech import channel, transcribe
 from corpus import prompt_pcm16, transcripts, wer
 from lingua.conference.v1 import conference_pb2, conference_pb2_grpc
+from tests.conftest import wait_for
 
 PROMPTS = ["conf-getpin", "vm-nobodyavail"]
 
@@ -63,15 +63,6 @@ def participants(address: str) -> list[conference_pb2.Participant]:
     with channel(address) as ch:
         stub = conference_pb2_grpc.ConferenceServiceStub(ch)
         return list(stub.ListParticipants(conference_pb2.ListParticipantsRequest()).participants)
-
-
-def wait_for(condition, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_sip_callers_hear_each_other_translated(sip_orchestrator: str, stt_address: str, tmp_path: Path) -> None:
