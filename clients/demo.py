@@ -6,7 +6,7 @@ embedded engines, and two real SIP callers.
     .venv/bin/python -m clients.demo [--listener es] [--out .state/demo/listener-es.wav]
 
 The scripted English caller (caller-id `demo-speaker`, whose voice profile is
-enrolled first) dials 1001 and reads three prompts; the listener dials the
+enrolled first) dials 1001 and reads three prompts (--prompts N for more); the listener dials the
 extension of their language (1002 Spanish) and records what they hear. Live
 captions are printed as they happen, then a latency table, and the listener's
 audio is written to a WAV file.
@@ -15,6 +15,7 @@ audio is written to a WAV file.
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import threading
 import time
@@ -28,11 +29,13 @@ from clients import sip
 from clients.launch import asterisk_script, running
 from clients.speech import channel, enroll
 from common.paths import state_dir
-from corpus import prompt_pcm16
+from corpus import EN_SET, prompt_pcm16
 from lingua.conference.v1 import conference_pb2, conference_pb2_grpc
 
 ENROLL = ["auth-incorrect", "conf-onlyperson", "pbx-invalid"]
 SPEAK = ["conf-getpin", "vm-nobodyavail", "queue-thankyou"]
+PAUSE_S = 2.5
+"""Silence after each prompt: the speaker waits for the translation, as in a conversation."""
 EXTENSIONS = {"en": "1001", "es": "1002", "fr": "1003", "pt": "1004", "it": "1005", "de": "1006", "ca": "1007"}
 
 
@@ -50,13 +53,17 @@ def print_captions(address: str) -> None:
             pass
 
 
-def latency_table(address: str) -> str:
+def latency_table(address: str) -> tuple[str, dict[str, object]]:
+    """The orchestrator's latency figures, as a printable table and as a dict for JSON."""
     with channel(address) as ch:
         got = conference_pb2_grpc.ConferenceServiceStub(ch).GetMetrics(conference_pb2.GetMetricsRequest())
     rows = [f"{'measure':<28}{'count':>6}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}"]
     rows += [f"{m.name:<28}{m.count:>6}{m.p50_ms:>9.0f}{m.p95_ms:>9.0f}{m.max_ms:>9.0f}" for m in got.latencies]
     rows.append(f"{'orchestrator CPU per tick':<28}{'':>6}{got.tick_cpu_p50_us / 1000:>9.3f}")
-    return "\n".join(rows)
+    figures = {
+        m.name: {"count": m.count, "p50_ms": m.p50_ms, "p95_ms": m.p95_ms, "max_ms": m.max_ms} for m in got.latencies
+    }
+    return "\n".join(rows), {"latencies": figures, "tick_cpu_p50_us": got.tick_cpu_p50_us}
 
 
 def serve_forever(stack: ExitStack) -> None:
@@ -75,12 +82,16 @@ def serve_forever(stack: ExitStack) -> None:
         stack.close()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--listener", default="es", choices=sorted(set(EXTENSIONS) - {"en"}), help="listener language")
     parser.add_argument("--out", type=Path, help="WAV of what the listener heard")
     parser.add_argument("--serve", action="store_true", help="leave everything running for softphones")
-    args = parser.parse_args()
+    parser.add_argument("--prompts", type=int, default=len(SPEAK), help="how many prompts the speaker reads")
+    parser.add_argument("--json", type=Path, help="also write the latency figures here")
+    parser.add_argument("--no-partials", action="store_true", help="run the orchestrator without STT partials")
+    args = parser.parse_args(argv)
+    script = (SPEAK + [n for n in EN_SET if n not in SPEAK and n not in ENROLL])[: args.prompts]
     out = args.out or state_dir() / "demo" / f"listener-{args.listener}.wav"
 
     with ExitStack() as stack:
@@ -93,7 +104,18 @@ def main() -> None:
         stt = stack.enter_context(running("stt_server"))
         mt = stack.enter_context(running("mt_server"))
         orchestrator = stack.enter_context(
-            running("orchestrator", "--stt", stt, "--mt", mt, "--tts", tts, "--metrics-port", "9464")
+            running(
+                "orchestrator",
+                "--stt",
+                stt,
+                "--mt",
+                mt,
+                "--tts",
+                tts,
+                "--metrics-port",
+                "9464",
+                *(["--no-partials"] if args.no_partials else []),
+            )
         )
         voice = enroll(profile, "demo-speaker", [prompt_pcm16(n) for n in ENROLL], "en", "Demo speaker")
         print(f"enrolled voice profile {voice.profile_id} ({voice.speech_seconds:.1f} s of speech)")
@@ -103,7 +125,7 @@ def main() -> None:
             return
 
         threading.Thread(target=print_captions, args=(orchestrator,), daemon=True).start()
-        speech = b"".join(prompt_pcm16(n) + bytes(2 * 32000) for n in SPEAK)
+        speech = b"".join(prompt_pcm16(n) + bytes(int(PAUSE_S * 32000)) for n in script)
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lingua-demo-")))
         out.parent.mkdir(parents=True, exist_ok=True)
         sip.write_wav(work / "speaker.wav", np.frombuffer(speech, dtype="<i2"), 16000)
@@ -115,8 +137,13 @@ def main() -> None:
             a.wait(seconds + 30)
         listener.wait(60)
         listener.close()
-        print("\n" + latency_table(orchestrator))
+        table, figures = latency_table(orchestrator)
+        print("\n" + table)
     print(f"\nwrote {out}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"prompts": script, **figures}, indent=2) + "\n")
+        print(f"wrote {args.json}")
 
 
 if __name__ == "__main__":

@@ -55,6 +55,12 @@ def main() -> None:
     p.add_argument("--media", choices=("websocket", "rtp"), default="websocket", help="ExternalMedia transport")
     p.add_argument("--metrics-port", type=int, default=9464, help="Prometheus /metrics port (0: off)")
     p.add_argument("--metrics-host", default="127.0.0.1", help="address for /metrics")
+    p.add_argument(
+        "--partials",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="ask STT for partial results (live captions, sentences sent ahead of the final); costs STT CPU",
+    )
     p.add_argument("--frame-span-ratio", type=float, default=0.01, help="fraction of 20 ms ticks traced as spans")
     args = p.parse_args()
     run(args, *_wire(args))
@@ -63,7 +69,7 @@ def main() -> None:
 def _wire(args: argparse.Namespace) -> tuple[Register, Callable[[], Awaitable[None]]]:
     """Build the conference and return the server's register and stop hooks."""
     stt, mt, tts = (Stage(name, getattr(args, name).split(",")) for name in ("stt", "mt", "tts"))
-    conference = Conference(stt, mt, tts, frame_span_ratio=args.frame_span_ratio)
+    conference = Conference(stt, mt, tts, frame_span_ratio=args.frame_span_ratio, partials=args.partials)
     ari = None if args.no_ari else Ari(ari_config(Path(args.ari_env)))
     tasks: list[asyncio.Task[None]] = []
 

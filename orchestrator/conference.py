@@ -78,8 +78,9 @@ class Conference:
     same language, then mixes one frame per listener and sends it.
     """
 
-    def __init__(self, stt: Stage, mt: Stage, tts: Stage, frame_span_ratio: float = 0.0) -> None:
+    def __init__(self, stt: Stage, mt: Stage, tts: Stage, frame_span_ratio: float = 0.0, partials: bool = True) -> None:
         self.stt, self.mt, self.tts = stt, mt, tts
+        self.partials = partials
         self.frame_span_ratio = frame_span_ratio
         self.participants: dict[str, Participant] = {}
         self._caption_watchers: list[tuple[str, asyncio.Queue[conference_pb2.Caption]]] = []
@@ -89,7 +90,7 @@ class Conference:
     def join(self, name: str, language: str, profile_id: str, transport: Transport, kind: int) -> Participant:
         """Add a participant and start their tiers."""
         p = Participant(f"p{next(self._ids)}", name, language, profile_id, transport, kind)
-        p.asr = ASRQueue(p, self.stt, lambda response, clock: self._on_recognition(p, response, clock))
+        p.asr = ASRQueue(p, self.stt, lambda response, clock: self._on_recognition(p, response, clock), self.partials)
         p.mt = MTQueue(p, self, self.mt)
         p.tts = TTSQueue(p, self, self.tts)
         p.tasks = [asyncio.create_task(p.asr.run()), asyncio.create_task(p.mt.run())]

@@ -76,9 +76,11 @@ class ASRQueue:
         speaker: Participant,
         stage: Stage,
         on_response: Callable[[stt_pb2.StreamingRecognizeResponse, Callable[[float], float]], None],
+        partials: bool = True,
         lookback: int = 50,
     ) -> None:
         self.speaker = speaker
+        self.partials = partials
         self.stage = stage
         self.on_response = on_response
         self.dropped = 0
@@ -132,7 +134,7 @@ class ASRQueue:
     async def _stream(self, replay: list[bytes], clock: Callable[[float], float], backoff: Backoff) -> None:
         async def requests() -> AsyncIterator[stt_pb2.StreamingRecognizeRequest]:
             config = stt_pb2.RecognitionConfig(
-                language_code=self.speaker.language, format=LINEAR16, interim_results=True
+                language_code=self.speaker.language, format=LINEAR16, interim_results=self.partials
             )
             yield stt_pb2.StreamingRecognizeRequest(config=config)
             if replay:

@@ -48,8 +48,20 @@ def metrics_port() -> int:
 
 @pytest.fixture(scope="session")
 def orchestrator_address(stt_address: str, mt_address: str, tts_address: str, metrics_port: int) -> Iterator[str]:
-    """An orchestrator with no Asterisk: participants join over Conference.Join."""
-    args = ["--no-ari", "--stt", stt_address, "--mt", mt_address, "--tts", tts_address]
+    """An orchestrator with no Asterisk: participants join over Conference.Join.
+
+    Each stage lists a dead server first, so every test through it also proves failover.
+    """
+    dead = "127.0.0.1:9"
+    args = [
+        "--no-ari",
+        "--stt",
+        f"{dead},{stt_address}",
+        "--mt",
+        f"{dead},{mt_address}",
+        "--tts",
+        f"{dead},{tts_address}",
+    ]
     with running("orchestrator", *args, "--metrics-port", str(metrics_port)) as address:
         yield address
 

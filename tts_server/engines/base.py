@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+import onnxruntime as ort
 
 
 @dataclass(frozen=True)
@@ -69,3 +70,16 @@ class Engine(Synthesizer, Protocol):
     def default_voice(self, language: str) -> Voice | None:
         """The voice to use when a stream names none; None if no voice speaks the language."""
         ...
+
+
+def onnx_session(path: str, threads: int) -> ort.InferenceSession:
+    """A CPU onnxruntime session with `threads` intra-op threads that sleep when idle.
+
+    onnxruntime's threads spin-wait by default, which starves the other model
+    servers sharing a few cores (Kokoro measured 4x slower beside Whisper).
+    """
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])

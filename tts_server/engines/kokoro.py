@@ -21,13 +21,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 from kokoro_onnx import Kokoro
 from kokoro_onnx.config import SAMPLE_RATE
 from phonemizer.backend import EspeakBackend
 
 from common.paths import cache_dir
-from tts_server.engines.base import Voice, VoiceChoice
+from tts_server.engines.base import Voice, VoiceChoice, onnx_session
 from tts_server.text import CLAUSE_MARKS, SENTENCE_MARKS
 
 _PARTS = 4
@@ -90,10 +89,7 @@ class KokoroSynthesizer:
     name = "kokoro"
 
     def __init__(self, threads: int = 1) -> None:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        session = ort.InferenceSession(str(model_path()), sess_options=options, providers=["CPUExecutionProvider"])
+        session = onnx_session(str(model_path()), threads)
         vocab = json.loads((_DATA / "vocab.json").read_text(encoding="utf-8"))
         self._kokoro = Kokoro.from_session(session, str(_voices_path()), vocab_config=vocab)
         self._styles: dict[str, np.ndarray] = {

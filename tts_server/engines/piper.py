@@ -7,11 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 from piper import PiperVoice
 from piper.config import PiperConfig
 
-from tts_server.engines.base import Voice, VoiceChoice
+from tts_server.engines.base import Voice, VoiceChoice, onnx_session
 
 
 def _packaged_models() -> dict[str, Path]:
@@ -27,14 +26,11 @@ class PiperSynthesizer:
     name = "piper"
 
     def __init__(self, threads: int = 1) -> None:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
         self._models: dict[str, PiperVoice] = {}
         self._voices: list[Voice] = []
         for name, path in _packaged_models().items():
             config = PiperConfig.from_dict(json.loads(Path(f"{path}.json").read_text(encoding="utf-8")))
-            session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+            session = onnx_session(str(path), threads)
             model = PiperVoice(session=session, config=config)
             self._models[name] = model
             language = model.config.espeak_voice.split("-")[0].lower()
