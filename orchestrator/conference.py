@@ -221,9 +221,10 @@ class Conference:
             if utterance.speech_end is not None:
                 latency = time.perf_counter() - utterance.speech_end
                 metrics.observe_end_to_end(latency)
-                utterance.span.add_event(
-                    "first_playback", {"lingua.listener": listener_id, "lingua.latency_ms": latency * 1000}
-                )
+                if utterance.span.is_recording():
+                    utterance.span.add_event(
+                        "first_playback", {"lingua.listener": listener_id, "lingua.latency_ms": latency * 1000}
+                    )
 
         return played
 
