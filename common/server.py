@@ -37,7 +37,10 @@ class _EnvDefaults(argparse.ArgumentParser):
         action = super().add_argument(*args, **kwargs)
         value = os.environ.get(self.env_prefix + action.dest.upper())
         if value is not None and action.dest != "help":
-            action.default = action.type(value) if callable(action.type) else value
+            if action.nargs == 0:  # an on/off flag: 1/true/yes/on sets it
+                action.default = value.strip().lower() in ("1", "true", "yes", "on")
+            else:
+                action.default = action.type(value) if callable(action.type) else value
             action.required = False
         if action.help is not None:
             action.help += f" [env {self.env_prefix}{action.dest.upper()}]"

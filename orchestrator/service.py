@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 import grpc
@@ -19,17 +18,28 @@ from orchestrator.conference import Conference
 
 
 class StreamTransport:
-    """A Join stream's outgoing side: frames and captions queued for the client."""
+    """A Join stream's outgoing side: frames and captions queued for the client.
 
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[conference_pb2.JoinResponse] = asyncio.Queue(maxsize=500)
+    Holds at most `limit` messages (a slow client loses the newest); None, put by
+    `close()` past the limit, ends the stream.
+    """
+
+    def __init__(self, limit: int = 500) -> None:
+        self.limit = limit
+        self.queue: asyncio.Queue[conference_pb2.JoinResponse | None] = asyncio.Queue()
         self.dropped = 0
 
-    def send(self, frame: bytes) -> None:
-        try:
-            self.queue.put_nowait(conference_pb2.JoinResponse(audio=frame))
-        except asyncio.QueueFull:
+    def put(self, message: conference_pb2.JoinResponse) -> None:
+        if self.queue.qsize() >= self.limit:
             self.dropped += 1
+        else:
+            self.queue.put_nowait(message)
+
+    def send(self, frame: bytes) -> None:
+        self.put(conference_pb2.JoinResponse(audio=frame))
+
+    def close(self) -> None:
+        self.queue.put_nowait(None)
 
 
 class ConferenceServicer(conference_pb2_grpc.ConferenceServiceServicer):
@@ -52,28 +62,24 @@ class ConferenceServicer(conference_pb2_grpc.ConferenceServiceServicer):
         captions = self.conference.watch_captions(language)
 
         async def receive() -> None:
-            async for _, audio in rest:
-                pcm16(audio)
-                p.receive(audio)
+            try:
+                async for _, audio in rest:
+                    pcm16(audio)
+                    p.receive(audio)
+            finally:
+                transport.close()
 
         async def forward_captions() -> None:
             while True:
-                caption = await captions.get()
-                with contextlib.suppress(asyncio.QueueFull):
-                    transport.queue.put_nowait(conference_pb2.JoinResponse(caption=caption))
+                transport.put(conference_pb2.JoinResponse(caption=await captions.get()))
 
         reader = asyncio.create_task(receive())
         forwarder = asyncio.create_task(forward_captions())
         try:
             yield conference_pb2.JoinResponse(joined=conference_pb2.Joined(participant_id=p.id))
-            while True:
-                get = asyncio.ensure_future(transport.queue.get())
-                await asyncio.wait({get, reader}, return_when=asyncio.FIRST_COMPLETED)
-                if not get.done():
-                    get.cancel()
-                    reader.result()
-                    return
-                yield get.result()
+            while (message := await transport.queue.get()) is not None:
+                yield message
+            reader.result()
         finally:
             reader.cancel()
             forwarder.cancel()
