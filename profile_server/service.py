@@ -213,6 +213,18 @@ class VoiceProfileServicer(profile_pb2_grpc.VoiceProfileServiceServicer):
         )
 
     @handle_errors
+    async def GetEnrollmentAudio(
+        self, request: profile_pb2.GetEnrollmentAudioRequest, context: grpc.aio.ServicerContext
+    ) -> profile_pb2.GetEnrollmentAudioResponse:
+        """A profile's enrollment samples as 16 kHz LINEAR16, and its create time."""
+        profile, samples = await asyncio.to_thread(self.store.enrollment, request.profile_id)
+        fmt = audio_pb2.AudioFormat(encoding=audio_pb2.AUDIO_ENCODING_LINEAR16, sample_rate_hertz=RATE)
+        return profile_pb2.GetEnrollmentAudioResponse(
+            samples=[audio_pb2.AudioInput(format=fmt, content=s.astype("<i2").tobytes()) for s in samples],
+            create_time=_to_proto(profile).create_time,
+        )
+
+    @handle_errors
     async def DeleteProfile(
         self, request: profile_pb2.DeleteProfileRequest, context: grpc.aio.ServicerContext
     ) -> profile_pb2.DeleteProfileResponse:

@@ -149,14 +149,14 @@ class ProfileStore:
         with self._lock:
             return self._read(profile_id, embedding)
 
-    def audio(self, profile_id: str) -> list[np.ndarray]:
-        """The enrollment samples of a profile, int16 at 16 kHz."""
+    def enrollment(self, profile_id: str) -> tuple[Profile, list[np.ndarray]]:
+        """A profile (without embedding) and its enrollment samples, int16 at 16 kHz."""
         check_id(profile_id)
         with self._lock:
-            self._read(profile_id, embedding=False)
+            profile = self._read(profile_id, embedding=False)
             with np.load(self._npz(profile_id)) as arrays:
                 cuts = np.cumsum(arrays["sample_lengths"])[:-1]
-                return np.split(arrays["audio"], cuts)
+                return profile, np.split(arrays["audio"], cuts)
 
     def ids(self) -> list[str]:
         """Ids of all committed profiles, sorted."""

@@ -229,7 +229,7 @@ def test_files_restart_and_foreign_embedder(tmp_path: Path) -> None:
             assert arrays["audio"].dtype == np.int16
             assert list(arrays["sample_lengths"]) == [len(s) // 2 for s in samples]
             assert arrays["audio"].tobytes() == b"".join(samples)
-        stored = ProfileStore(tmp_path).audio("disk-check")
+        stored = ProfileStore(tmp_path).enrollment("disk-check")[1]
         assert [a.tobytes() for a in stored] == samples
 
         (tmp_path / ".half-written.json.abc.tmp").write_text("{")
@@ -244,6 +244,12 @@ def test_files_restart_and_foreign_embedder(tmp_path: Path) -> None:
         listed = second.ListProfiles(pb.ListProfilesRequest(), timeout=30)
         assert [p.profile_id for p in listed.profiles] == ["disk-check", "foreign"]
         assert second.GetProfile(pb.GetProfileRequest(profile_id="disk-check"), timeout=30).profile == profile
+        enrolled = second.GetEnrollmentAudio(pb.GetEnrollmentAudioRequest(profile_id="disk-check"), timeout=30)
+        assert [s.content for s in enrolled.samples] == samples
+        assert {s.format.sample_rate_hertz for s in enrolled.samples} == {16000}
+        assert enrolled.create_time == profile.create_time
+        err = rpc_error(second.GetEnrollmentAudio, pb.GetEnrollmentAudioRequest(profile_id="nobody"))
+        assert err.code() == grpc.StatusCode.NOT_FOUND
 
         err = rpc_error(
             second.Compare,

@@ -137,3 +137,17 @@ class CompareResponse(_message.Message):
     speaker_similarity: float
     prosody_similarity: float
     def __init__(self, similarity: _Optional[float] = ..., speaker_similarity: _Optional[float] = ..., prosody_similarity: _Optional[float] = ...) -> None: ...
+
+class GetEnrollmentAudioRequest(_message.Message):
+    __slots__ = ("profile_id",)
+    PROFILE_ID_FIELD_NUMBER: _ClassVar[int]
+    profile_id: str
+    def __init__(self, profile_id: _Optional[str] = ...) -> None: ...
+
+class GetEnrollmentAudioResponse(_message.Message):
+    __slots__ = ("samples", "create_time")
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    samples: _containers.RepeatedCompositeFieldContainer[_audio_pb2.AudioInput]
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, samples: _Optional[_Iterable[_Union[_audio_pb2.AudioInput, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

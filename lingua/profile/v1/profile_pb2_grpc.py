@@ -65,6 +65,11 @@ class VoiceProfileServiceStub:
                 request_serializer=lingua_dot_profile_dot_v1_dot_profile__pb2.CompareRequest.SerializeToString,
                 response_deserializer=lingua_dot_profile_dot_v1_dot_profile__pb2.CompareResponse.FromString,
                 _registered_method=True)
+        self.GetEnrollmentAudio = channel.unary_unary(
+                '/lingua.profile.v1.VoiceProfileService/GetEnrollmentAudio',
+                request_serializer=lingua_dot_profile_dot_v1_dot_profile__pb2.GetEnrollmentAudioRequest.SerializeToString,
+                response_deserializer=lingua_dot_profile_dot_v1_dot_profile__pb2.GetEnrollmentAudioResponse.FromString,
+                _registered_method=True)
 
 
 class VoiceProfileServiceServicer:
@@ -114,6 +119,14 @@ class VoiceProfileServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetEnrollmentAudio(self, request, context):
+        """GetEnrollmentAudio returns a profile's enrollment samples, for engines
+        that clone the voice from audio (XTTS conditioning).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VoiceProfileServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -146,6 +159,11 @@ def add_VoiceProfileServiceServicer_to_server(servicer, server):
                     servicer.Compare,
                     request_deserializer=lingua_dot_profile_dot_v1_dot_profile__pb2.CompareRequest.FromString,
                     response_serializer=lingua_dot_profile_dot_v1_dot_profile__pb2.CompareResponse.SerializeToString,
+            ),
+            'GetEnrollmentAudio': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEnrollmentAudio,
+                    request_deserializer=lingua_dot_profile_dot_v1_dot_profile__pb2.GetEnrollmentAudioRequest.FromString,
+                    response_serializer=lingua_dot_profile_dot_v1_dot_profile__pb2.GetEnrollmentAudioResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -311,6 +329,33 @@ class VoiceProfileService:
             '/lingua.profile.v1.VoiceProfileService/Compare',
             lingua_dot_profile_dot_v1_dot_profile__pb2.CompareRequest.SerializeToString,
             lingua_dot_profile_dot_v1_dot_profile__pb2.CompareResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEnrollmentAudio(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lingua.profile.v1.VoiceProfileService/GetEnrollmentAudio',
+            lingua_dot_profile_dot_v1_dot_profile__pb2.GetEnrollmentAudioRequest.SerializeToString,
+            lingua_dot_profile_dot_v1_dot_profile__pb2.GetEnrollmentAudioResponse.FromString,
             options,
             channel_credentials,
             insecure,
