@@ -28,6 +28,9 @@ def flags() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=8, help="threads running engine calls")
     p.add_argument("--cache-size", type=int, default=2048, help="recent translations kept in memory")
     p.add_argument("--max-text-chars", type=int, default=5000, help="longest text accepted per segment or request")
+    p.add_argument(
+        "--deepl-server-url", default="", help="DeepL API base URL (default: DeepL's, by key type); key: DEEPL_AUTH_KEY"
+    )
     p.add_argument("--apy-python", default="/usr/bin/python3", help="Python with apertium_apy (Debian apertium-apy)")
     p.add_argument("--apy-modes", default="/usr/share/apertium/modes", help="folder of installed Apertium modes")
     p.add_argument(

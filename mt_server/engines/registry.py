@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from common.errors import InvalidArgument
 from common.languages import require_supported
-from mt_server.engines.base import Translator
+from mt_server.engines.base import NO_HINTS, Hints, Translator
 
 log = logging.getLogger(__name__)
 
@@ -92,16 +92,16 @@ class Router:
             )
         return source, target, route
 
-    def run(self, route: Route, text: str) -> str:
-        """Translate text through each step of route (blocking)."""
-        for step in route:
-            text = step.engine.translate(text, step.source, step.target)
+    def run(self, route: Route, text: str, hints: Hints = NO_HINTS) -> str:
+        """Translate text through each step of route (blocking); the last step, which makes the target, gets hints."""
+        for i, step in enumerate(route, 1):
+            text = step.engine.translate(text, step.source, step.target, hints if i == len(route) else NO_HINTS)
         return text
 
     def warm_up(self) -> None:
-        """Translate a short sentence on every direct pair so models and pipelines are loaded."""
-        for step in self._direct.values():
-            step.engine.translate("Hello, how are you?", step.source, step.target)
+        """Warm every engine up."""
+        for engine in self.engines:
+            engine.warm_up()
 
     def close(self) -> None:
         """Close every engine."""
