@@ -26,12 +26,16 @@ def main() -> None:
     p.add_argument("--engine", default="embedded", choices=sorted(ENGINES), help="embedder to run")
     p.add_argument("--data-dir", type=Path, default=state_dir() / "profiles", help="folder that holds the profiles")
     p.add_argument("--workers", type=int, default=2, help="threads for model calls")
+    p.add_argument(
+        "--model-dir", type=Path, default=None, help="ecapa engine: model folder (default .state/models/ecapa-voxceleb)"
+    )
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="ecapa engine: torch device")
     args = p.parse_args()
     executor = ThreadPoolExecutor(max_workers=args.workers, thread_name_prefix="embed")
 
     async def register(server: grpc.aio.Server) -> list[str]:
         started = time.perf_counter()
-        embedder = await asyncio.to_thread(build, args.engine)
+        embedder = await asyncio.to_thread(build, args.engine, args)
         await asyncio.get_running_loop().run_in_executor(executor, embedder.warm_up)
         log.info("embedder %s ready in %.1f s", embedder.name, time.perf_counter() - started)
         servicer = VoiceProfileServicer(embedder, ProfileStore(args.data_dir), executor)

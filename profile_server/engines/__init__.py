@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 
 from profile_server.engines.base import Embedder, Embedding, Similarity, combine, compare
 
 
-def _embedded() -> Embedder:
+def _embedded(args: argparse.Namespace) -> Embedder:
     from profile_server.engines.embedded import ResemblyzerEmbedder
 
     return ResemblyzerEmbedder()
 
 
-ENGINES: dict[str, Callable[[], Embedder]] = {"embedded": _embedded}
-"""Engine name -> factory."""
+def _ecapa(args: argparse.Namespace) -> Embedder:
+    from profile_server.engines.ecapa import EcapaEmbedder
+
+    return EcapaEmbedder(args.model_dir, args.device)
 
 
-def build(name: str) -> Embedder:
+ENGINES: dict[str, Callable[[argparse.Namespace], Embedder]] = {"embedded": _embedded, "ecapa": _ecapa}
+"""Engine name -> factory taking the parsed flags."""
+
+
+def build(name: str, args: argparse.Namespace) -> Embedder:
     """Make the named embedder; unknown names raise ValueError."""
     try:
         factory = ENGINES[name]
     except KeyError:
         raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(sorted(ENGINES))}") from None
-    return factory()
+    return factory(args)
 
 
 __all__ = ["ENGINES", "Embedder", "Embedding", "Similarity", "build", "combine", "compare"]
