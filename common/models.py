@@ -38,3 +38,14 @@ def model_path(given: str | Path | None, name: str, required: Sequence[str] = ()
         if not present:
             raise ModelMissing(f"{name}: {folder / entry} is missing; see {where} for what to put there")
     return folder
+
+
+def torch_device(choice: str) -> str:
+    """The torch device for a --device flag: auto is cuda when torch sees a GPU, else cpu."""
+    import torch
+
+    if choice == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: torch sees no CUDA device")
+    return choice

@@ -28,6 +28,13 @@ def _args() -> argparse.Namespace:
     p.add_argument("--max-utterance-s", type=float, default=15.0, help="force a final after this much speech")
     p.add_argument("--window-s", type=float, default=8.0, help="shortest audio window the Whisper encoder sees")
     p.add_argument("--final-beam-size", type=int, default=1, help="beam size of final decodes (partials are greedy)")
+    p.add_argument("--model-dir", help="production engine's model folder (default .state/models/<model>)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="NeMo: where the model runs")
+    p.add_argument("--nemo-language", default="en", help="NeMo: the language the model speaks")
+    p.add_argument(
+        "--nemo-att-context", help="NeMo: LEFT,RIGHT attention context of a multi-lookahead model, e.g. 70,13"
+    )
+    p.add_argument("--nemo-decoder", choices=["ctc", "rnnt"], help="NeMo: decoder of a hybrid RNNT-CTC model")
     args = p.parse_args()
     if args.cpu_threads < 1 or args.workers < 1 or args.final_beam_size < 1:
         p.error("--cpu-threads, --workers and --final-beam-size must be at least 1")

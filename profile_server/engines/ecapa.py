@@ -18,7 +18,7 @@ import torch
 from speechbrain.inference.speaker import EncoderClassifier
 from speechbrain.utils.fetching import FetchConfig, FetchFrom, FetchSource
 
-from common.models import model_path
+from common.models import model_path, torch_device
 from profile_server.engines.base import Embedder, Embedding
 from profile_server.engines.prosody import DIM as PROSODY_DIM
 from profile_server.engines.prosody import prosody_vector
@@ -30,15 +30,6 @@ FILES = ("hyperparams.yaml", "embedding_model.ckpt", "mean_var_norm_emb.ckpt", "
 """What the spkrec-ecapa-voxceleb hyperparams.yaml loads; all must be present."""
 
 
-def pick_device(device: str) -> str:
-    """The torch device for a --device value: auto is cuda when available, else cpu; cuda needs a GPU."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda: no CUDA device is available to torch")
-    return device
-
-
 class EcapaEmbedder(Embedder):
     """speechbrain-ecapa-192+prosody-64/v1 (the speaker size comes from the loaded model)."""
 
@@ -46,7 +37,7 @@ class EcapaEmbedder(Embedder):
 
     def __init__(self, model_dir: str | Path | None = None, device: str = "auto") -> None:
         folder = model_path(model_dir, MODEL, FILES, section="ecapa").resolve()
-        self.device = pick_device(device)
+        self.device = torch_device(device)
         self._model = EncoderClassifier.from_hparams(
             source=FetchSource(FetchFrom.LOCAL, str(folder)),
             overrides={"pretrained_path": str(folder)},

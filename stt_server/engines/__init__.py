@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from common.models import model_path, torch_device
 from stt_server.engines.base import SAMPLE_RATE, Engine, Recognizer, Transcript, VoiceDetector
 
 __all__ = ["ENGINES", "SAMPLE_RATE", "Engine", "Recognizer", "Transcript", "VoiceDetector", "build"]
@@ -25,7 +26,20 @@ def _embedded(args: argparse.Namespace) -> Engine:
     return Engine(recognizer=recognizer, new_vad=SileroDetector)
 
 
-ENGINES: dict[str, Callable[[argparse.Namespace], Engine]] = {"embedded": _embedded}
+def _nemo(args: argparse.Namespace) -> Engine:
+    """NVIDIA NeMo ASR from the one .nemo file of --model-dir (cache-aware streaming or buffered), with Silero VAD."""
+    folder = model_path(args.model_dir, "nemo-stt", ["*.nemo"], section="nemo")
+    import torch
+
+    from stt_server.engines.nemo import load_model, recognizer
+    from stt_server.engines.silero import SileroDetector
+
+    torch.set_num_threads(args.cpu_threads)
+    model = load_model(folder, torch_device(args.device), args.nemo_att_context, args.nemo_decoder)
+    return Engine(recognizer=recognizer(model, args.nemo_language, args.workers), new_vad=SileroDetector)
+
+
+ENGINES: dict[str, Callable[[argparse.Namespace], Engine]] = {"embedded": _embedded, "nemo": _nemo}
 """Engine name -> factory taking the parsed flags."""
 
 
