@@ -38,9 +38,14 @@ def main() -> None:
     p.add_argument("--engine", default="embedded", choices=sorted(ENGINES), help="synthesis engine")
     p.add_argument("--profile-server", default="", help="VoiceProfileService address, for voice_profile_id")
     p.add_argument("--workers", type=int, default=4, help="threads for synthesis")
-    p.add_argument("--threads", type=int, default=2, help="onnxruntime threads per model run")
+    p.add_argument("--threads", type=int, default=2, help="threads per model run (onnxruntime; torch for xtts)")
     p.add_argument("--default-voices", default="", help="LANG=VOICE,... overriding the default voice of languages")
+    p.add_argument("--model-dir", default="", help="model folder of a production engine (default .state/models/NAME)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="torch device (xtts)")
+    p.add_argument("--xtts-stream-chunk", type=int, default=20, help="GPT tokens per streamed audio chunk (xtts)")
     args = p.parse_args()
+    if args.xtts_stream_chunk < 1:
+        p.error("--xtts-stream-chunk must be at least 1")
     defaults = default_voices(args.default_voices)
     executor = ThreadPoolExecutor(max_workers=args.workers, thread_name_prefix="tts")
     tasks: list[asyncio.Task[None]] = []
@@ -49,7 +54,7 @@ def main() -> None:
     async def register(server: grpc.aio.Server) -> list[str]:
         started = time.perf_counter()
         try:
-            engine = await asyncio.to_thread(build, args.engine, args.threads, defaults)
+            engine = await asyncio.to_thread(build, args.engine, args, defaults)
         except ValueError as err:
             raise SystemExit(f"tts_server: {err}") from None
         await asyncio.get_running_loop().run_in_executor(executor, engine.warm_up)

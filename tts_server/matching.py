@@ -1,10 +1,11 @@
-"""Voice matching: pick the built-in voice nearest to an enrolled speaker profile.
+"""Voice matching: pick the built-in voice nearest to an enrolled speaker profile, or clone it.
 
 Each built-in voice is embedded once by the profile server (its Embed RPC, on
 a short reference synthesis) and cached on disk per voice and embedder. A
 profile then gets the voice that speaks the stream's language whose speaker
 vector is nearest by cosine; for blendable (Kokoro) voices, the two or three
-nearest are mixed, weighted by similarity.
+nearest are mixed, weighted by similarity. An engine that clones (XTTS) gets
+the profile's enrollment audio instead, once per enrollment.
 """
 
 from __future__ import annotations
@@ -13,20 +14,19 @@ import asyncio
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 from concurrent.futures import Executor
 from pathlib import Path
 
 import grpc
 import numpy as np
 
-from common.audio import resample, to_pcm16
+from common.audio import pcm16, resample, to_float, to_pcm16
 from common.errors import FailedPrecondition, InvalidArgument, NotFound, RequestError, Unavailable
 from lingua.audio.v1 import audio_pb2
 from lingua.profile.v1 import profile_pb2, profile_pb2_grpc
-from tts_server.engines import Engine, Voice, VoiceChoice
+from tts_server.engines import Cloner, Engine, Voice, VoiceChoice
+from tts_server.engines.base import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,9 @@ class VoiceMatcher:
         await self._channel.close()
 
     async def choose(self, profile_id: str, language: str) -> VoiceChoice:
-        """The voice (or Kokoro blend) speaking language that sounds most like the profile."""
+        """The profile's cloned voice, or the voice (or Kokoro blend) speaking language that sounds most like it."""
+        if isinstance(self.engine, Cloner):
+            return VoiceChoice(await self._clone(self.engine, profile_id))
         profile = await self._profile(profile_id)
         if not profile.embedding:
             raise FailedPrecondition(f"voice profile {profile_id!r} has no embedding; re-enroll it")
@@ -110,6 +112,26 @@ class VoiceMatcher:
         )
         return choice
 
+    async def _clone(self, engine: Cloner, profile_id: str) -> Voice:
+        """The engine's clone of the profile: conditioned on its enrollment audio unless this enrollment already was."""
+        loop = asyncio.get_running_loop()
+        profile = await self._profile(profile_id)
+        voice = await loop.run_in_executor(self.executor, engine.cloned, profile_id, profile.create_time.ToJsonString())
+        if voice is not None:
+            return voice
+        try:
+            enrollment = await self._stub.GetEnrollmentAudio(
+                profile_pb2.GetEnrollmentAudioRequest(profile_id=profile_id), timeout=TIMEOUT
+            )
+        except grpc.aio.AioRpcError as err:
+            raise self._error(err, f"voice profile {profile_id!r}") from None
+        samples = [
+            resample(to_float(pcm16(sample.content)), sample.format.sample_rate_hertz or EMBED_RATE, EMBED_RATE)
+            for sample in enrollment.samples
+        ]
+        version = enrollment.create_time.ToJsonString()
+        return await loop.run_in_executor(self.executor, engine.clone, profile_id, version, samples, EMBED_RATE)
+
     async def _profile(self, profile_id: str) -> profile_pb2.VoiceProfile:
         try:
             response = await self._stub.GetProfile(
@@ -128,7 +150,12 @@ class VoiceMatcher:
         return Unavailable(f"profile server {self.address} failed for {what}: {err.code().name}: {err.details()}")
 
     async def prefetch(self) -> None:
-        """Embed every voice with the profile server's embedder ahead of the first profile request."""
+        """Embed every voice with the profile server's embedder ahead of the first profile request.
+
+        A cloning engine needs no voice embeddings.
+        """
+        if isinstance(self.engine, Cloner):
+            return
         voice = self.engine.voices()[0]
         for attempt in range(30):
             try:
@@ -159,7 +186,8 @@ class VoiceMatcher:
                             f"the profile was made by embedder {embedder!r} but the profile server now embeds "
                             f"with {made_by!r}; re-enroll the profile"
                         )
-                    _write_atomic(path, {"voice": voice.name, "embedder": embedder, "embedding": vector.tolist()})
+                    record = {"voice": voice.name, "embedder": embedder, "embedding": vector.tolist()}
+                    write_atomic(path, json.dumps(record).encode())
                     vectors[voice.name] = vector
                     log.info("embedded voice %s with %s", voice.name, embedder)
                 self._vectors[embedder] = vectors
@@ -192,14 +220,3 @@ class VoiceMatcher:
     def _cache_path(self, voice: Voice, embedder: str) -> Path:
         key = hashlib.sha256(f"{voice.engine}/{voice.name}|{embedder}|{REFERENCE_TEXT}".encode()).hexdigest()[:24]
         return self.cache / f"{voice.name}-{key}.json"
-
-
-def _write_atomic(path: Path, data: dict[str, object]) -> None:
-    """Write JSON so that readers see the old file or the whole new one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "w") as out:
-            json.dump(data, out)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)

@@ -21,8 +21,7 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.checkpoints import DEFAULT_SAVE_HOOKS, get_default_hook
 
-import corpus
-from profile_server.engines.base import RATE
+from bench.models import speech, timing_row
 from profile_server.engines.ecapa import EcapaEmbedder
 
 FULL_CHANNELS = (1024, 1024, 1024, 1024, 3072)
@@ -111,13 +110,6 @@ def write_model(
     return folder
 
 
-def speech(seconds: float) -> np.ndarray:
-    """Real speech of the given length: core-sounds prompts back to back."""
-    names = ("conf-onlyperson", "auth-incorrect", "pbx-invalid", "vm-nobodyavail", "conf-getpin", "vm-intro")
-    audio = np.concatenate([corpus.prompt_float(n) for n in names])
-    return np.tile(audio, int(np.ceil(seconds * RATE / len(audio))))[: int(seconds * RATE)]
-
-
 def benchmark(device: str = "cpu", runs: int = 7) -> list[dict[str, object]]:
     """ECAPA time per second of audio: full-size random model through EcapaEmbedder on device.
 
@@ -139,16 +131,15 @@ def benchmark(device: str = "cpu", runs: int = 7) -> list[dict[str, object]]:
                 for case, run in cases.items():
                     started = time.perf_counter()
                     run(audio)
-                    times[case].append((time.perf_counter() - started) * 1000 / seconds)
+                    times[case].append((time.perf_counter() - started) / seconds)
             rows.extend(
-                {
-                    "stage": "profile/ecapa",
-                    "case": f"{case}, {seconds:g} s clip",
-                    "p50_ms": round(float(np.percentile(ms, 50)), 1),
-                    "p95_ms": round(float(np.percentile(ms, 95)), 1),
-                    "note": f"ms per second of audio; {embedder.name}, full-size random weights, "
+                timing_row(
+                    "profile/ecapa",
+                    f"{case}, {seconds:g} s clip",
+                    per_audio_s,
+                    f"ms per second of audio; {embedder.name}, full-size random weights, "
                     f"{embedder.device}, {torch.get_num_threads()} torch threads, {runs} runs",
-                }
-                for case, ms in times.items()
+                )
+                for case, per_audio_s in times.items()
             )
     return rows

@@ -31,7 +31,7 @@ import sentencepiece as spm
 import torch
 from omegaconf import OmegaConf
 
-import corpus
+from bench.models import speech, timing_row
 from stt_server.engines.base import SAMPLE_RATE
 from stt_server.engines.nemo import BufferedRecognizer, StreamingRecognizer, load_model
 
@@ -168,12 +168,6 @@ def _config(size: Size, streaming: bool, tokenizer: Path | None) -> dict[str, An
     }
 
 
-def _speech(seconds: float) -> np.ndarray:
-    """Real speech: English prompts back to back, cut to seconds."""
-    audio = np.concatenate([corpus.prompt_float(name, "en") for name in corpus.EN_SET])
-    return audio[: int(seconds * SAMPLE_RATE)]
-
-
 def _calibrate(model: Any, hybrid: bool) -> None:
     """Whiten the layers reading the encoder output over real speech, so random weights emit varied text.
 
@@ -182,7 +176,7 @@ def _calibrate(model: Any, hybrid: bool) -> None:
     """
     model.eval()
     with torch.no_grad():
-        signal = torch.from_numpy(_speech(CALIBRATION_S))[None]
+        signal = torch.from_numpy(speech(CALIBRATION_S))[None]
         features, length = model.preprocessor(input_signal=signal, length=torch.tensor([signal.shape[1]]))
         encoded = model.encoder(audio_signal=features, length=length)[0][0]
         mean, std = encoded.mean(1), encoded.std(1)
@@ -217,18 +211,6 @@ def write_model(folder: Path, size: Size = TINY, streaming: bool = True, hybrid:
     return path
 
 
-def _row(case: str, times_s: list[float], note: str, **extra: object) -> dict[str, object]:
-    ms = np.array(times_s) * 1000
-    return {
-        "stage": "stt/nemo",
-        "case": case,
-        "p50_ms": round(float(np.percentile(ms, 50)), 1),
-        "p95_ms": round(float(np.percentile(ms, 95)), 1),
-        "note": note,
-        **extra,
-    }
-
-
 def _stream(recognizer: StreamingRecognizer, audio: np.ndarray) -> list[float]:
     """Seconds per chunk of one streaming pass over audio, as the engine steps it, after the (larger) first."""
     state = recognizer.start()
@@ -244,7 +226,7 @@ def benchmark(device: str = "cpu") -> list[dict[str, object]]:
     """Per-chunk latency of cache-aware streaming at each lookahead, and a buffered decode of 3 s."""
     torch.set_num_threads(2)
     where = "GPU" if device == "cuda" else f"CPU {torch.get_num_threads()} threads"
-    audio = _speech(8.0)
+    audio = speech(8.0)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -259,7 +241,8 @@ def benchmark(device: str = "cpu") -> list[dict[str, object]]:
                 chunk_ms = 1000 * recognizer.chunk_seconds()
                 rtf = sum(times) / (len(times) * recognizer.chunk_seconds())
                 rows.append(
-                    _row(
+                    timing_row(
+                        "stt/nemo",
                         f"cache-aware {decoder}, lookahead {right * 80} ms, chunk {chunk_ms:.0f} ms",
                         times,
                         f"FastConformer hybrid 114M, {len(times)} chunks of 8 s speech, {where}",
@@ -268,14 +251,15 @@ def benchmark(device: str = "cpu") -> list[dict[str, object]]:
                     )
                 )
         buffered = BufferedRecognizer(model, "en", 1)
-        utterance = _speech(3.0)
+        utterance = speech(3.0)
         times = []
         for _ in range(5):
             started = time.perf_counter()
             buffered.decode(utterance, "en", "", final=True)
             times.append(time.perf_counter() - started)
         rows.append(
-            _row(
+            timing_row(
+                "stt/nemo",
                 "buffered ctc, 3 s utterance",
                 times,
                 f"same 114M FastConformer, whole utterance per decode (the fallback path), {where}",

@@ -2,32 +2,51 @@
 
 from __future__ import annotations
 
+import argparse
+import os
 from collections.abc import Callable
 
-from tts_server.engines.base import Engine, Synthesizer, Voice, VoiceChoice
+from common.models import model_path
+from tts_server.engines.base import Cloner, Engine, Synthesizer, Voice, VoiceChoice
 
 
-def _embedded(threads: int, defaults: dict[str, str]) -> Engine:
+def _embedded(args: argparse.Namespace, defaults: dict[str, str]) -> Engine:
     from tts_server.engines.embedded import EmbeddedSynthesizer
     from tts_server.engines.espeak import EspeakSynthesizer
     from tts_server.engines.kokoro import KokoroSynthesizer
     from tts_server.engines.piper import PiperSynthesizer
 
-    parts: list[Synthesizer] = [PiperSynthesizer(threads), KokoroSynthesizer(threads), EspeakSynthesizer()]
+    parts: list[Synthesizer] = [PiperSynthesizer(args.threads), KokoroSynthesizer(args.threads), EspeakSynthesizer()]
     return EmbeddedSynthesizer(parts, defaults)
 
 
-ENGINES: dict[str, Callable[[int, dict[str, str]], Engine]] = {"embedded": _embedded}
-"""Engine name -> factory(onnxruntime threads per model, default voice overrides by language)."""
+def _xtts(args: argparse.Namespace, defaults: dict[str, str]) -> Engine:
+    folder = model_path(args.model_dir, "xtts-v2", ["config.json", "model.pth", "vocab.json"], section="xtts")
+    for offline in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):  # the model is local; no library may reach a hub
+        os.environ.setdefault(offline, "1")
+    from tts_server.engines.xtts import XttsSynthesizer, piper_reference
+
+    return XttsSynthesizer(
+        folder,
+        device=args.device,
+        stream_chunk=args.xtts_stream_chunk,
+        threads=args.threads,
+        defaults=defaults,
+        reference=lambda: piper_reference(args.threads),
+    )
 
 
-def build(name: str, threads: int = 1, defaults: dict[str, str] | None = None) -> Engine:
-    """Make the named engine; unknown names raise ValueError."""
+ENGINES: dict[str, Callable[[argparse.Namespace, dict[str, str]], Engine]] = {"embedded": _embedded, "xtts": _xtts}
+"""Engine name -> factory(parsed flags, default voice overrides by language)."""
+
+
+def build(name: str, args: argparse.Namespace, defaults: dict[str, str] | None = None) -> Engine:
+    """Make the named engine from the parsed flags; unknown names raise ValueError."""
     try:
         factory = ENGINES[name]
     except KeyError:
         raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(sorted(ENGINES))}") from None
-    return factory(threads, defaults or {})
+    return factory(args, defaults or {})
 
 
-__all__ = ["ENGINES", "Engine", "Synthesizer", "Voice", "VoiceChoice", "build"]
+__all__ = ["ENGINES", "Cloner", "Engine", "Synthesizer", "Voice", "VoiceChoice", "build"]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import onnxruntime as ort
@@ -22,6 +25,8 @@ class Voice:
     """Rate of the audio the engine produces for it."""
     blendable: bool = False
     """Whether its style can be mixed with other voices of the same engine."""
+    clone_key: str = ""
+    """For a voice cloned from a profile at run time: the engine's key of its conditioning; "" otherwise."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,30 @@ class Engine(Synthesizer, Protocol):
     def default_voice(self, language: str) -> Voice | None:
         """The voice to use when a stream names none; None if no voice speaks the language."""
         ...
+
+
+@runtime_checkable
+class Cloner(Protocol):
+    """An engine that clones a profile's own voice from its enrollment audio (instead of matching a voice)."""
+
+    def cloned(self, profile_id: str, version: str) -> Voice | None:
+        """The voice cloned from this enrollment (version: its create time) if already conditioned, else None."""
+        ...
+
+    def clone(self, profile_id: str, version: str, samples: Sequence[np.ndarray], rate: int) -> Voice:
+        """Condition on the enrollment samples (float32 at rate), remember it, and return the cloned voice."""
+        ...
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write a file so that readers see the old one or the whole new one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def onnx_session(path: str, threads: int) -> ort.InferenceSession:
