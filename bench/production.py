@@ -22,14 +22,14 @@ from pathlib import Path
 import torch
 
 ENGINES = ("nemo", "xtts", "ecapa")
-COLUMNS = ("stage", "case", "p50_ms", "p95_ms", "note")
+COLUMNS = ("stage", "case", "p50_ms", "p95_ms", "rtf", "note")
 
 
 def table(rows: list[dict[str, object]]) -> str:
     """The rows as an aligned text table."""
 
     def cell(value: object) -> str:
-        return f"{value:.1f}" if isinstance(value, float) else str(value)
+        return f"{value:.2f}" if isinstance(value, float) and value < 10 else str(value)
 
     cells = [list(COLUMNS), *([cell(row.get(c, "")) for c in COLUMNS] for row in rows)]
     widths = [max(len(r[i]) for r in cells) for i in range(len(COLUMNS))]
