@@ -61,6 +61,21 @@ def running(module: str, *args: str, timeout: float = 180.0, env: dict[str, str]
             proc.wait()
 
 
+def failed_start(module: str, *args: str, env: dict[str, str] | None = None, timeout: float = 180.0) -> str:
+    """Run `python -m module --port 0 args...` expecting it to exit at start; its output. Raises if it exits 0."""
+    result = subprocess.run(
+        [sys.executable, "-m", module, "--port", "0", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+    if result.returncode == 0:
+        raise RuntimeError(f"{module} {' '.join(args)} exited 0; expected it to refuse to start")
+    return result.stdout + result.stderr
+
+
 def wait_serving(address: str, deadline: float) -> None:
     """Poll grpc.health.v1 until the server answers SERVING."""
     with grpc.insecure_channel(address) as channel:

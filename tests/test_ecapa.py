@@ -15,7 +15,7 @@ import pytest
 
 import corpus
 from bench.models.ecapa import write_model
-from clients.launch import REPO, running
+from clients.launch import REPO, failed_start, running
 from lingua.profile.v1 import profile_pb2 as pb
 from lingua.profile.v1 import profile_pb2_grpc
 from tests.conftest import channel
@@ -136,13 +136,11 @@ def test_silence_is_refused(stub: profile_pb2_grpc.VoiceProfileServiceStub) -> N
 
 
 def _start_fails(model_dir: Path, data_dir: Path) -> str:
-    args = ["--engine", "ecapa", "--model-dir", str(model_dir), "--data-dir", str(data_dir), "--port", "0"]
-    done = subprocess.run(
-        [sys.executable, "-m", "profile_server", *args], cwd=REPO, capture_output=True, text=True, timeout=120
+    output = failed_start(
+        "profile_server", "--engine", "ecapa", "--model-dir", str(model_dir), "--data-dir", str(data_dir)
     )
-    assert done.returncode != 0
-    assert "LISTENING" not in done.stdout
-    return done.stderr
+    assert "LISTENING" not in output
+    return output
 
 
 def test_missing_model_stops_the_server(model: Path, tmp_path: Path) -> None:

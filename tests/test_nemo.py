@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from math import ceil
 from pathlib import Path
@@ -17,7 +14,7 @@ import torch
 
 import corpus
 from bench.models.nemo import LABELS, TINY, write_model
-from clients.launch import REPO, running
+from clients.launch import failed_start, running
 from common.audio import pcm16, to_float
 from stt_server.engines.base import SAMPLE_RATE
 from stt_server.engines.nemo import BufferedRecognizer, StreamingRecognizer, load_model, with_prefix
@@ -191,28 +188,16 @@ def test_buffered_fallback_event_stream(models: dict[str, Path]) -> None:
     assert " ".join(u.final.transcript for u in utts if u.final).strip()
 
 
-def start_failure(*args: str, env: dict[str, str] | None = None) -> str:
-    """Start the server expecting it to exit with an error; its output."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "stt_server", "--port", "0", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, **(env or {})},
-    )
-    assert proc.returncode != 0
-    return proc.stdout + proc.stderr
-
-
 def test_missing_model_folder_stops_the_server(tmp_path: Path) -> None:
     missing = tmp_path / "absent"
-    out = start_failure(env={"LINGUA_STT_ENGINE": "nemo", "LINGUA_STT_MODEL_DIR": str(missing)})
+    out = failed_start("stt_server", env={"LINGUA_STT_ENGINE": "nemo", "LINGUA_STT_MODEL_DIR": str(missing)})
     assert str(missing) in out and "docs/production.md#nemo" in out
-    out = start_failure("--engine", "nemo", "--model-dir", str(tmp_path))
+    out = failed_start("stt_server", "--engine", "nemo", "--model-dir", str(tmp_path))
     assert str(tmp_path / "*.nemo") in out
 
 
 def test_bad_att_context_names_the_choices(models: dict[str, Path]) -> None:
-    out = start_failure("--engine", "nemo", "--model-dir", str(models["streaming"]), "--nemo-att-context", "70,5")
+    out = failed_start(
+        "stt_server", "--engine", "nemo", "--model-dir", str(models["streaming"]), "--nemo-att-context", "70,5"
+    )
     assert "70,5" in out and "70,13 70,6 70,1 70,0" in out

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +11,7 @@ import pytest
 
 import corpus
 from bench.models.xtts import TINY, write_model, write_speakers
-from clients.launch import REPO, running
+from clients.launch import failed_start, running
 from common.audio import resample, to_pcm16
 from lingua.audio.v1 import audio_pb2
 from lingua.profile.v1 import profile_pb2, profile_pb2_grpc
@@ -204,12 +202,5 @@ def test_missing_model_stops_the_server(model_dir: Path, tmp_path: Path, missing
         for name in ("config.json", "vocab.json"):
             (folder / name).write_bytes((model_dir / name).read_bytes())
     absent = folder if missing == "folder" else folder / missing
-    result = subprocess.run(
-        [sys.executable, "-m", "tts_server", "--port", "0", "--engine", "xtts", "--model-dir", str(folder)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode != 0
-    assert str(absent) in result.stderr and "docs/production.md#xtts" in result.stderr
+    output = failed_start("tts_server", "--engine", "xtts", "--model-dir", str(folder))
+    assert str(absent) in output and "docs/production.md#xtts" in output
