@@ -7,12 +7,15 @@ message naming the path and where docs/production.md says to get it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from common.paths import state_dir
 
 DOCS = "docs/production.md"
+HUB_OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+"""Environment that keeps the Hugging Face libraries from reaching for a hub."""
 
 
 class ModelMissing(SystemExit):
@@ -38,6 +41,12 @@ def model_path(given: str | Path | None, name: str, required: Sequence[str] = ()
         if not present:
             raise ModelMissing(f"{name}: {folder / entry} is missing; see {where} for what to put there")
     return folder
+
+
+def offline_hubs() -> None:
+    """Turn the Hugging Face libraries offline (unless the environment says otherwise); call before importing them."""
+    for name, value in HUB_OFFLINE.items():
+        os.environ.setdefault(name, value)
 
 
 def torch_device(choice: str) -> str:

@@ -16,13 +16,13 @@ import pytest
 import corpus
 from bench.models.ecapa import write_model
 from clients.launch import REPO, failed_start, running
+from common.models import HUB_OFFLINE
 from lingua.profile.v1 import profile_pb2 as pb
 from lingua.profile.v1 import profile_pb2_grpc
 from tests.conftest import channel
 from tests.test_profile import ENROLL, SAME_SPEAKER, audio, by_audio, by_profile, enroll, rpc_error
 
 EMBEDDER = "speechbrain-ecapa-192+prosody-64/v1"
-OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def stub(model: Path, data_dir: Path) -> Iterator[profile_pb2_grpc.VoiceProfileServiceStub]:
     args = ("--engine", "ecapa", "--model-dir", str(model), "--device", "cpu", "--data-dir", str(data_dir))
-    with running("profile_server", *args, env=OFFLINE) as address, channel(address) as ch:
+    with running("profile_server", *args, env=HUB_OFFLINE) as address, channel(address) as ch:
         yield profile_pb2_grpc.VoiceProfileServiceStub(ch)
 
 

@@ -19,12 +19,12 @@ from bench.models import ecapa, xtts
 from clients.conference import Participant
 from clients.launch import running
 from clients.speech import enroll
+from common.models import HUB_OFFLINE
 from corpus import prompt_pcm16
 from tests.conftest import wait_for
 
 ENROLL = ("auth-incorrect", "conf-onlyperson", "pbx-invalid")
 PROMPT = "conf-getpin"
-OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def stack(
     """(orchestrator address, Ana's profile id, the TTS state folder) on the production voice engines."""
     models = tmp_path_factory.mktemp("models")
     state = tmp_path_factory.mktemp("state")
-    env = {**OFFLINE, "LINGUA_STATE_DIR": str(state)}
+    env = {**HUB_OFFLINE, "LINGUA_STATE_DIR": str(state)}
     ecapa_dir = ecapa.write_model(models / "ecapa-voxceleb")
     xtts_dir = xtts.write_model(models / "xtts-v2")
     profile_args = ["--engine", "ecapa", "--model-dir", str(ecapa_dir), "--data-dir", str(state / "profiles")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from common.models import offline_hubs
 from profile_server.engines.base import Embedder, Embedding, Similarity, combine, compare
 
 
@@ -15,6 +16,7 @@ def _embedded(args: argparse.Namespace) -> Embedder:
 
 
 def _ecapa(args: argparse.Namespace) -> Embedder:
+    offline_hubs()
     from profile_server.engines.ecapa import EcapaEmbedder
 
     return EcapaEmbedder(args.model_dir, args.device)

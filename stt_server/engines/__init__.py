@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from common.models import model_path, torch_device
+from common.models import model_path, offline_hubs, torch_device
 from stt_server.engines.base import SAMPLE_RATE, Engine, Recognizer, Transcript, VoiceDetector
 
 __all__ = ["ENGINES", "SAMPLE_RATE", "Engine", "Recognizer", "Transcript", "VoiceDetector", "build"]
@@ -29,6 +29,7 @@ def _embedded(args: argparse.Namespace) -> Engine:
 def _nemo(args: argparse.Namespace) -> Engine:
     """NVIDIA NeMo ASR from the one .nemo file of --model-dir (cache-aware streaming or buffered), with Silero VAD."""
     folder = model_path(args.model_dir, "nemo-stt", ["*.nemo"], section="nemo")
+    offline_hubs()
     import torch
 
     from stt_server.engines.nemo import load_model, recognizer

@@ -21,7 +21,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import logging
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -30,9 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local .nemo only; nothing may reach for a hub
-
 import torch
 from nemo.collections.asr.models import ASRModel, EncDecCTCModel
 from nemo.collections.asr.modules.conformer_encoder import ConformerEncoder

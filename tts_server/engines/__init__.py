@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Callable
 
-from common.models import model_path
+from common.models import model_path, offline_hubs
 from tts_server.engines.base import Cloner, Engine, Synthesizer, Voice, VoiceChoice
 
 
@@ -22,8 +21,7 @@ def _embedded(args: argparse.Namespace, defaults: dict[str, str]) -> Engine:
 
 def _xtts(args: argparse.Namespace, defaults: dict[str, str]) -> Engine:
     folder = model_path(args.model_dir, "xtts-v2", ["config.json", "model.pth", "vocab.json"], section="xtts")
-    for offline in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):  # the model is local; no library may reach a hub
-        os.environ.setdefault(offline, "1")
+    offline_hubs()
     from tts_server.engines.xtts import XttsSynthesizer, piper_reference
 
     return XttsSynthesizer(
