@@ -10,14 +10,11 @@ json are ignored. A lock serializes the operations of one process.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import re
-import tempfile
 import threading
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +23,7 @@ from typing import IO, Any
 import numpy as np
 
 from common.errors import InvalidArgument, NotFound
+from common.paths import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -76,21 +74,6 @@ class Profile:
         return cls(**fields)
 
 
-def _write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "wb") as out:
-            write(out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 class ProfileStore:
     """The profiles in one folder."""
 
@@ -129,8 +112,8 @@ class ProfileStore:
 
         with self._lock:
             self._json(profile.profile_id).unlink(missing_ok=True)
-            _write_atomic(self._npz(profile.profile_id), write_npz)
-            _write_atomic(self._json(profile.profile_id), write_json)
+            write_atomic(self._npz(profile.profile_id), write_npz)
+            write_atomic(self._json(profile.profile_id), write_json)
             self._sync_dir()
 
     def _read(self, profile_id: str, embedding: bool) -> Profile:

@@ -23,10 +23,10 @@ import numpy as np
 
 from common.audio import pcm16, resample, to_float, to_pcm16
 from common.errors import FailedPrecondition, InvalidArgument, NotFound, RequestError, Unavailable
+from common.paths import write_atomic
 from lingua.audio.v1 import audio_pb2
 from lingua.profile.v1 import profile_pb2, profile_pb2_grpc
 from tts_server.engines import Cloner, Engine, Voice, VoiceChoice
-from tts_server.engines.base import write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -9,14 +9,13 @@ utterance costs a fifth of the full window with the same transcripts.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
+from typing import IO
 
 import ctranslate2
 import numpy as np
@@ -24,7 +23,7 @@ import tokenizers
 from faster_whisper.feature_extractor import FeatureExtractor
 from faster_whisper.tokenizer import _LANGUAGE_CODES, Tokenizer
 
-from common.paths import cache_dir
+from common.paths import cache_dir, write_atomic
 from stt_server.engines.base import SAMPLE_RATE, Transcript
 
 log = logging.getLogger(__name__)
@@ -48,16 +47,13 @@ def _install(dest: Path, sources: list[Path]) -> None:
     size = sum(p.stat().st_size for p in sources)
     if dest.is_file() and dest.stat().st_size == size:
         return
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for part in sources:
-                with part.open("rb") as src:
-                    shutil.copyfileobj(src, out, 1 << 20)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    def concatenate(out: IO[bytes]) -> None:
+        for part in sources:
+            with part.open("rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+
+    write_atomic(dest, concatenate)
 
 
 def ensure_model() -> Path:

