@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
-import os
 import platform
 from pathlib import Path
 
 import torch
+
+from bench import report
 
 ENGINES = ("nemo", "xtts", "ecapa")
 COLUMNS = ("stage", "case", "p50_ms", "p95_ms", "rtf", "note")
@@ -31,11 +31,7 @@ def table(rows: list[dict[str, object]]) -> str:
     def cell(value: object) -> str:
         return f"{value:.2f}" if isinstance(value, float) and value < 10 else str(value)
 
-    cells = [list(COLUMNS), *([cell(row.get(c, "")) for c in COLUMNS] for row in rows)]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(COLUMNS))]
-    lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
-    lines.insert(1, "-+-".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return report.table([list(COLUMNS), *([cell(row.get(c, "")) for c in COLUMNS] for row in rows)])
 
 
 def main() -> None:
@@ -54,17 +50,13 @@ def main() -> None:
         module = importlib.import_module(f"bench.models.{name}")
         rows += module.benchmark(device)
     machine = {
+        **report.machine(),
         "device": torch.cuda.get_device_name() if device == "cuda" else platform.processor() or "cpu",
-        "cpus": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
-        "platform": platform.platform(),
     }
     print(table(rows))
-    out = args.out or Path(f"bench/results/production-{device}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")
-    print(f"\nwrote {out}")
+    report.write(args.out or Path(f"bench/results/production-{device}.json"), {"machine": machine, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -13,15 +13,14 @@ per second of audio.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import time
 from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 
+from bench import report
+from bench.report import pct
 from clients.launch import running
 from clients.speech import channel, linear16, synthesize, transcribe, translate
 from corpus import EN_SET, prompt_pcm16, transcripts, word_errors
@@ -65,10 +64,6 @@ def speech_end_s(pcm: bytes) -> float:
     level = 20 * np.log10(np.sqrt((frames**2).mean(axis=1)) + 1e-3)
     loud = np.nonzero(level > level.max() - 35)[0]
     return float((loud[-1] + 1) * 0.02)
-
-
-def pct(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else float("nan")
 
 
 def bench_stt(address: str, runs: int) -> dict:
@@ -177,10 +172,7 @@ def table(results: dict) -> str:
             f"{p['ms_per_audio_s']:.0f} ms per audio second",
         )
     )
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    lines.insert(1, "-+-".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return report.table(rows)
 
 
 def main() -> None:
@@ -194,16 +186,14 @@ def main() -> None:
         stt = stack.enter_context(running("stt_server"))
         mt = stack.enter_context(running("mt_server"))
         results = {
-            "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+            "machine": report.machine(),
             "stt": bench_stt(stt, args.runs),
             "mt": bench_mt(mt),
             "tts": bench_tts(tts, args.runs),
             "profile": bench_profile(profile, args.runs),
         }
     print(table(results))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwrote {args.out}")
+    report.write(args.out, results)
 
 
 if __name__ == "__main__":
