@@ -24,15 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15lingua/mt/v1/mt.proto\x12\x0clingua.mt.v1\"W\n\rGlossaryEntry\x12\x13\n\x0bsource_text\x18\x01 \x01(\t\x12\x13\n\x0btarget_text\x18\x02 \x01(\t\x12\x1c\n\x14target_language_code\x18\x03 \x01(\t\"\xc5\x01\n\x11TranslationConfig\x12\x1c\n\x14source_language_code\x18\x01 \x01(\t\x12\x1d\n\x15target_language_codes\x18\x02 \x03(\t\x12-\n\x08glossary\x18\x03 \x03(\x0b\x32\x1b.lingua.mt.v1.GlossaryEntry\x12\x18\n\x10\x64o_not_translate\x18\x04 \x03(\t\x12*\n\tformality\x18\x05 \x01(\x0e\x32\x17.lingua.mt.v1.Formality\"=\n\x07Segment\x12\x12\n\nsegment_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x10\n\x08is_final\x18\x03 \x01(\x08\"\x83\x01\n\x19StreamingTranslateRequest\x12\x31\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1f.lingua.mt.v1.TranslationConfigH\x00\x12(\n\x07segment\x18\x02 \x01(\x0b\x32\x15.lingua.mt.v1.SegmentH\x00\x42\t\n\x07request\"n\n\x1aStreamingTranslateResponse\x12\x12\n\nsegment_id\x18\x01 \x01(\t\x12\x1c\n\x14target_language_code\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x10\n\x08is_final\x18\x04 \x01(\x08\"\xd1\x01\n\x10TranslateRequest\x12\x1c\n\x14source_language_code\x18\x01 \x01(\t\x12\x1c\n\x14target_language_code\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12-\n\x08glossary\x18\x04 \x03(\x0b\x32\x1b.lingua.mt.v1.GlossaryEntry\x12\x18\n\x10\x64o_not_translate\x18\x05 \x03(\t\x12*\n\tformality\x18\x06 \x01(\x0e\x32\x17.lingua.mt.v1.Formality\"0\n\x11TranslateResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05route\x18\x02 \x03(\t\"8\n\x18ListLanguagePairsRequest\x12\x1c\n\x14source_language_code\x18\x01 \x01(\t\"Y\n\x0cLanguagePair\x12\x1c\n\x14source_language_code\x18\x01 \x01(\t\x12\x1c\n\x14target_language_code\x18\x02 \x01(\t\x12\r\n\x05route\x18\x03 \x03(\t\"F\n\x19ListLanguagePairsResponse\x12)\n\x05pairs\x18\x01 \x03(\x0b\x32\x1a.lingua.mt.v1.LanguagePair*N\n\tFormality\x12\x19\n\x15\x46ORMALITY_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x46ORMALITY_MORE\x10\x01\x12\x12\n\x0e\x46ORMALITY_LESS\x10\x02\x32\xb4\x02\n\x11TranslatorService\x12k\n\x12StreamingTranslate\x12\'.lingua.mt.v1.StreamingTranslateRequest\x1a(.lingua.mt.v1.StreamingTranslateResponse(\x01\x30\x01\x12L\n\tTranslate\x12\x1e.lingua.mt.v1.TranslateRequest\x1a\x1f.lingua.mt.v1.TranslateResponse\x12\x64\n\x11ListLanguagePairs\x12&.lingua.mt.v1.ListLanguagePairsRequest\x1a\'.lingua.mt.v1.ListLanguagePairsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15lingua/mt/v1/mt.proto\x12\x0clingua.mt.v1\"W\n\rGlossaryEntry\x12\x13\n\x0bsource_text\x18\x01 \x01(\t\x12\x13\n\x0btarget_text\x18\x02 \x01(\t\x12\x1c\n\x14target_language_code\x18\x03 \x01(\t\"\xc5\x01\n\x11TranslationConfig\x12\x1c\n\x14source_language_code\x18\x01 \x01(\t\x12\x1d\n\x15target_language_codes\x18\x02 \x03(\t\x12-\n\x08glossary\x18\x03 \x03(\x0b\x32\x1b.lingua.mt.v1.GlossaryEntry\x12\x18\n\x10\x64o_not_translate\x18\x04 \x03(\t\x12*\n\tformality\x18\x05 \x01(\x0e\x32\x17.lingua.mt.v1.Formality\"=\n\x07Segment\x12\x12\n\nsegment_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x10\n\x08is_final\x18\x03 \x01(\x08\"\x83\x01\n\x19StreamingTranslateRequest\x12\x31\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1f.lingua.mt.v1.TranslationConfigH\x00\x12(\n\x07segment\x18\x02 \x01(\x0b\x32\x15.lingua.mt.v1.SegmentH\x00\x42\t\n\x07request\"n\n\x1aStreamingTranslateResponse\x12\x12\n\nsegment_id\x18\x01 \x01(\t\x12\x1c\n\x14target_language_code\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x10\n\x08is_final\x18\x04 \x01(\x08\"\xd1\x01\n\x10TranslateRequest\x12\x1c\n\x14source_language_code\x18\x01 \x01(\t\x12\x1c\n\x14target_language_code\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12-\n\x08glossary\x18\x04 \x03(\x0b\x32\x1b.lingua.mt.v1.GlossaryEntry\x12\x18\n\x10\x64o_not_translate\x18\x05 \x03(\t\x12*\n\tformality\x18\x06 \x01(\x0e\x32\x17.lingua.mt.v1.Formality\"0\n\x11TranslateResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05route\x18\x02 \x03(\t\"8\n\x18ListLanguagePairsRequest\x12\x1c\n\x14source_language_code\x18\x01 \x01(\t\"g\n\x0cLanguagePair\x12\x1c\n\x14source_language_code\x18\x01 \x01(\t\x12\x1c\n\x14target_language_code\x18\x02 \x01(\t\x12\r\n\x05route\x18\x03 \x03(\t\x12\x0c\n\x04\x63hrf\x18\x04 \x01(\x02\"F\n\x19ListLanguagePairsResponse\x12)\n\x05pairs\x18\x01 \x03(\x0b\x32\x1a.lingua.mt.v1.LanguagePair*N\n\tFormality\x12\x19\n\x15\x46ORMALITY_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x46ORMALITY_MORE\x10\x01\x12\x12\n\x0e\x46ORMALITY_LESS\x10\x02\x32\xb4\x02\n\x11TranslatorService\x12k\n\x12StreamingTranslate\x12\'.lingua.mt.v1.StreamingTranslateRequest\x1a(.lingua.mt.v1.StreamingTranslateResponse(\x01\x30\x01\x12L\n\tTranslate\x12\x1e.lingua.mt.v1.TranslateRequest\x1a\x1f.lingua.mt.v1.TranslateResponse\x12\x64\n\x11ListLanguagePairs\x12&.lingua.mt.v1.ListLanguagePairsRequest\x1a\'.lingua.mt.v1.ListLanguagePairsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lingua.mt.v1.mt_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FORMALITY']._serialized_start=1120
-  _globals['_FORMALITY']._serialized_end=1198
+  _globals['_FORMALITY']._serialized_start=1134
+  _globals['_FORMALITY']._serialized_end=1212
   _globals['_GLOSSARYENTRY']._serialized_start=39
   _globals['_GLOSSARYENTRY']._serialized_end=126
   _globals['_TRANSLATIONCONFIG']._serialized_start=129
@@ -50,9 +50,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTLANGUAGEPAIRSREQUEST']._serialized_start=899
   _globals['_LISTLANGUAGEPAIRSREQUEST']._serialized_end=955
   _globals['_LANGUAGEPAIR']._serialized_start=957
-  _globals['_LANGUAGEPAIR']._serialized_end=1046
-  _globals['_LISTLANGUAGEPAIRSRESPONSE']._serialized_start=1048
-  _globals['_LISTLANGUAGEPAIRSRESPONSE']._serialized_end=1118
-  _globals['_TRANSLATORSERVICE']._serialized_start=1201
-  _globals['_TRANSLATORSERVICE']._serialized_end=1509
+  _globals['_LANGUAGEPAIR']._serialized_end=1060
+  _globals['_LISTLANGUAGEPAIRSRESPONSE']._serialized_start=1062
+  _globals['_LISTLANGUAGEPAIRSRESPONSE']._serialized_end=1132
+  _globals['_TRANSLATORSERVICE']._serialized_start=1215
+  _globals['_TRANSLATORSERVICE']._serialized_end=1523
 # @@protoc_insertion_point(module_scope)

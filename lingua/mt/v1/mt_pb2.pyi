@@ -101,14 +101,16 @@ class ListLanguagePairsRequest(_message.Message):
     def __init__(self, source_language_code: _Optional[str] = ...) -> None: ...
 
 class LanguagePair(_message.Message):
-    __slots__ = ("source_language_code", "target_language_code", "route")
+    __slots__ = ("source_language_code", "target_language_code", "route", "chrf")
     SOURCE_LANGUAGE_CODE_FIELD_NUMBER: _ClassVar[int]
     TARGET_LANGUAGE_CODE_FIELD_NUMBER: _ClassVar[int]
     ROUTE_FIELD_NUMBER: _ClassVar[int]
+    CHRF_FIELD_NUMBER: _ClassVar[int]
     source_language_code: str
     target_language_code: str
     route: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, source_language_code: _Optional[str] = ..., target_language_code: _Optional[str] = ..., route: _Optional[_Iterable[str]] = ...) -> None: ...
+    chrf: float
+    def __init__(self, source_language_code: _Optional[str] = ..., target_language_code: _Optional[str] = ..., route: _Optional[_Iterable[str]] = ..., chrf: _Optional[float] = ...) -> None: ...
 
 class ListLanguagePairsResponse(_message.Message):
     __slots__ = ("pairs",)

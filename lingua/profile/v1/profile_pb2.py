@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from lingua.audio.v1 import audio_pb2 as lingua_dot_audio_dot_v1_dot_audio__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1flingua/profile/v1/profile.proto\x12\x11lingua.profile.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1blingua/audio/v1/audio.proto\"\xe4\x01\n\x0cVoiceProfile\x12\x12\n\nprofile_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x15\n\rlanguage_code\x18\x03 \x01(\t\x12\x11\n\tembedding\x18\x04 \x03(\x02\x12\x10\n\x08\x65mbedder\x18\x05 \x01(\t\x12\x0f\n\x07version\x18\x06 \x01(\x05\x12\x14\n\x0csample_count\x18\x07 \x01(\x05\x12\x16\n\x0espeech_seconds\x18\x08 \x01(\x02\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x7f\n\x0e\x45nrollMetadata\x12\x12\n\nprofile_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x15\n\rlanguage_code\x18\x03 \x01(\t\x12,\n\x06\x66ormat\x18\x04 \x01(\x0b\x32\x1c.lingua.audio.v1.AudioFormat\"c\n\rEnrollRequest\x12\x35\n\x08metadata\x18\x01 \x01(\x0b\x32!.lingua.profile.v1.EnrollMetadataH\x00\x12\x10\n\x06sample\x18\x02 \x01(\x0cH\x00\x42\t\n\x07request\"B\n\x0e\x45nrollResponse\x12\x30\n\x07profile\x18\x01 \x01(\x0b\x32\x1f.lingua.profile.v1.VoiceProfile\"\'\n\x11GetProfileRequest\x12\x12\n\nprofile_id\x18\x01 \x01(\t\"F\n\x12GetProfileResponse\x12\x30\n\x07profile\x18\x01 \x01(\x0b\x32\x1f.lingua.profile.v1.VoiceProfile\"<\n\x13ListProfilesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"b\n\x14ListProfilesResponse\x12\x31\n\x08profiles\x18\x01 \x03(\x0b\x32\x1f.lingua.profile.v1.VoiceProfile\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"*\n\x14\x44\x65leteProfileRequest\x12\x12\n\nprofile_id\x18\x01 \x01(\t\"\x17\n\x15\x44\x65leteProfileResponse\":\n\x0c\x45mbedRequest\x12*\n\x05\x61udio\x18\x01 \x01(\x0b\x32\x1b.lingua.audio.v1.AudioInput\"L\n\rEmbedResponse\x12\x11\n\tembedding\x18\x01 \x03(\x02\x12\x10\n\x08\x65mbedder\x18\x02 \x01(\t\x12\x16\n\x0espeech_seconds\x18\x03 \x01(\x02\"_\n\x0e\x43ompareOperand\x12\x14\n\nprofile_id\x18\x01 \x01(\tH\x00\x12,\n\x05\x61udio\x18\x02 \x01(\x0b\x32\x1b.lingua.audio.v1.AudioInputH\x00\x42\t\n\x07operand\"u\n\x0e\x43ompareRequest\x12\x30\n\x05\x66irst\x18\x01 \x01(\x0b\x32!.lingua.profile.v1.CompareOperand\x12\x31\n\x06second\x18\x02 \x01(\x0b\x32!.lingua.profile.v1.CompareOperand\"]\n\x0f\x43ompareResponse\x12\x12\n\nsimilarity\x18\x01 \x01(\x02\x12\x1a\n\x12speaker_similarity\x18\x02 \x01(\x02\x12\x1a\n\x12prosody_similarity\x18\x03 \x01(\x02\"/\n\x19GetEnrollmentAudioRequest\x12\x12\n\nprofile_id\x18\x01 \x01(\t\"{\n\x1aGetEnrollmentAudioResponse\x12,\n\x07samples\x18\x01 \x03(\x0b\x32\x1b.lingua.audio.v1.AudioInput\x12/\n\x0b\x63reate_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\x97\x05\n\x13VoiceProfileService\x12O\n\x06\x45nroll\x12 .lingua.profile.v1.EnrollRequest\x1a!.lingua.profile.v1.EnrollResponse(\x01\x12Y\n\nGetProfile\x12$.lingua.profile.v1.GetProfileRequest\x1a%.lingua.profile.v1.GetProfileResponse\x12_\n\x0cListProfiles\x12&.lingua.profile.v1.ListProfilesRequest\x1a\'.lingua.profile.v1.ListProfilesResponse\x12\x62\n\rDeleteProfile\x12\'.lingua.profile.v1.DeleteProfileRequest\x1a(.lingua.profile.v1.DeleteProfileResponse\x12J\n\x05\x45mbed\x12\x1f.lingua.profile.v1.EmbedRequest\x1a .lingua.profile.v1.EmbedResponse\x12P\n\x07\x43ompare\x12!.lingua.profile.v1.CompareRequest\x1a\".lingua.profile.v1.CompareResponse\x12q\n\x12GetEnrollmentAudio\x12,.lingua.profile.v1.GetEnrollmentAudioRequest\x1a-.lingua.profile.v1.GetEnrollmentAudioResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1flingua/profile/v1/profile.proto\x12\x11lingua.profile.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1blingua/audio/v1/audio.proto\"\x80\x02\n\x0cVoiceProfile\x12\x12\n\nprofile_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x15\n\rlanguage_code\x18\x03 \x01(\t\x12\x11\n\tembedding\x18\x04 \x03(\x02\x12\x10\n\x08\x65mbedder\x18\x05 \x01(\t\x12\x0f\n\x07version\x18\x06 \x01(\x05\x12\x14\n\x0csample_count\x18\x07 \x01(\x05\x12\x16\n\x0espeech_seconds\x18\x08 \x01(\x02\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12pitch_median_hertz\x18\n \x01(\x02\"\x7f\n\x0e\x45nrollMetadata\x12\x12\n\nprofile_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x15\n\rlanguage_code\x18\x03 \x01(\t\x12,\n\x06\x66ormat\x18\x04 \x01(\x0b\x32\x1c.lingua.audio.v1.AudioFormat\"c\n\rEnrollRequest\x12\x35\n\x08metadata\x18\x01 \x01(\x0b\x32!.lingua.profile.v1.EnrollMetadataH\x00\x12\x10\n\x06sample\x18\x02 \x01(\x0cH\x00\x42\t\n\x07request\"B\n\x0e\x45nrollResponse\x12\x30\n\x07profile\x18\x01 \x01(\x0b\x32\x1f.lingua.profile.v1.VoiceProfile\"\'\n\x11GetProfileRequest\x12\x12\n\nprofile_id\x18\x01 \x01(\t\"F\n\x12GetProfileResponse\x12\x30\n\x07profile\x18\x01 \x01(\x0b\x32\x1f.lingua.profile.v1.VoiceProfile\"<\n\x13ListProfilesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"b\n\x14ListProfilesResponse\x12\x31\n\x08profiles\x18\x01 \x03(\x0b\x32\x1f.lingua.profile.v1.VoiceProfile\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"*\n\x14\x44\x65leteProfileRequest\x12\x12\n\nprofile_id\x18\x01 \x01(\t\"\x17\n\x15\x44\x65leteProfileResponse\":\n\x0c\x45mbedRequest\x12*\n\x05\x61udio\x18\x01 \x01(\x0b\x32\x1b.lingua.audio.v1.AudioInput\"h\n\rEmbedResponse\x12\x11\n\tembedding\x18\x01 \x03(\x02\x12\x10\n\x08\x65mbedder\x18\x02 \x01(\t\x12\x16\n\x0espeech_seconds\x18\x03 \x01(\x02\x12\x1a\n\x12pitch_median_hertz\x18\x04 \x01(\x02\"_\n\x0e\x43ompareOperand\x12\x14\n\nprofile_id\x18\x01 \x01(\tH\x00\x12,\n\x05\x61udio\x18\x02 \x01(\x0b\x32\x1b.lingua.audio.v1.AudioInputH\x00\x42\t\n\x07operand\"u\n\x0e\x43ompareRequest\x12\x30\n\x05\x66irst\x18\x01 \x01(\x0b\x32!.lingua.profile.v1.CompareOperand\x12\x31\n\x06second\x18\x02 \x01(\x0b\x32!.lingua.profile.v1.CompareOperand\"]\n\x0f\x43ompareResponse\x12\x12\n\nsimilarity\x18\x01 \x01(\x02\x12\x1a\n\x12speaker_similarity\x18\x02 \x01(\x02\x12\x1a\n\x12prosody_similarity\x18\x03 \x01(\x02\"/\n\x19GetEnrollmentAudioRequest\x12\x12\n\nprofile_id\x18\x01 \x01(\t\"{\n\x1aGetEnrollmentAudioResponse\x12,\n\x07samples\x18\x01 \x03(\x0b\x32\x1b.lingua.audio.v1.AudioInput\x12/\n\x0b\x63reate_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\x97\x05\n\x13VoiceProfileService\x12O\n\x06\x45nroll\x12 .lingua.profile.v1.EnrollRequest\x1a!.lingua.profile.v1.EnrollResponse(\x01\x12Y\n\nGetProfile\x12$.lingua.profile.v1.GetProfileRequest\x1a%.lingua.profile.v1.GetProfileResponse\x12_\n\x0cListProfiles\x12&.lingua.profile.v1.ListProfilesRequest\x1a\'.lingua.profile.v1.ListProfilesResponse\x12\x62\n\rDeleteProfile\x12\'.lingua.profile.v1.DeleteProfileRequest\x1a(.lingua.profile.v1.DeleteProfileResponse\x12J\n\x05\x45mbed\x12\x1f.lingua.profile.v1.EmbedRequest\x1a .lingua.profile.v1.EmbedResponse\x12P\n\x07\x43ompare\x12!.lingua.profile.v1.CompareRequest\x1a\".lingua.profile.v1.CompareResponse\x12q\n\x12GetEnrollmentAudio\x12,.lingua.profile.v1.GetEnrollmentAudioRequest\x1a-.lingua.profile.v1.GetEnrollmentAudioResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,39 +34,39 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lingua.profile.v1.profile_p
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_VOICEPROFILE']._serialized_start=117
-  _globals['_VOICEPROFILE']._serialized_end=345
-  _globals['_ENROLLMETADATA']._serialized_start=347
-  _globals['_ENROLLMETADATA']._serialized_end=474
-  _globals['_ENROLLREQUEST']._serialized_start=476
-  _globals['_ENROLLREQUEST']._serialized_end=575
-  _globals['_ENROLLRESPONSE']._serialized_start=577
-  _globals['_ENROLLRESPONSE']._serialized_end=643
-  _globals['_GETPROFILEREQUEST']._serialized_start=645
-  _globals['_GETPROFILEREQUEST']._serialized_end=684
-  _globals['_GETPROFILERESPONSE']._serialized_start=686
-  _globals['_GETPROFILERESPONSE']._serialized_end=756
-  _globals['_LISTPROFILESREQUEST']._serialized_start=758
-  _globals['_LISTPROFILESREQUEST']._serialized_end=818
-  _globals['_LISTPROFILESRESPONSE']._serialized_start=820
-  _globals['_LISTPROFILESRESPONSE']._serialized_end=918
-  _globals['_DELETEPROFILEREQUEST']._serialized_start=920
-  _globals['_DELETEPROFILEREQUEST']._serialized_end=962
-  _globals['_DELETEPROFILERESPONSE']._serialized_start=964
-  _globals['_DELETEPROFILERESPONSE']._serialized_end=987
-  _globals['_EMBEDREQUEST']._serialized_start=989
-  _globals['_EMBEDREQUEST']._serialized_end=1047
-  _globals['_EMBEDRESPONSE']._serialized_start=1049
-  _globals['_EMBEDRESPONSE']._serialized_end=1125
-  _globals['_COMPAREOPERAND']._serialized_start=1127
-  _globals['_COMPAREOPERAND']._serialized_end=1222
-  _globals['_COMPAREREQUEST']._serialized_start=1224
-  _globals['_COMPAREREQUEST']._serialized_end=1341
-  _globals['_COMPARERESPONSE']._serialized_start=1343
-  _globals['_COMPARERESPONSE']._serialized_end=1436
-  _globals['_GETENROLLMENTAUDIOREQUEST']._serialized_start=1438
-  _globals['_GETENROLLMENTAUDIOREQUEST']._serialized_end=1485
-  _globals['_GETENROLLMENTAUDIORESPONSE']._serialized_start=1487
-  _globals['_GETENROLLMENTAUDIORESPONSE']._serialized_end=1610
-  _globals['_VOICEPROFILESERVICE']._serialized_start=1613
-  _globals['_VOICEPROFILESERVICE']._serialized_end=2276
+  _globals['_VOICEPROFILE']._serialized_end=373
+  _globals['_ENROLLMETADATA']._serialized_start=375
+  _globals['_ENROLLMETADATA']._serialized_end=502
+  _globals['_ENROLLREQUEST']._serialized_start=504
+  _globals['_ENROLLREQUEST']._serialized_end=603
+  _globals['_ENROLLRESPONSE']._serialized_start=605
+  _globals['_ENROLLRESPONSE']._serialized_end=671
+  _globals['_GETPROFILEREQUEST']._serialized_start=673
+  _globals['_GETPROFILEREQUEST']._serialized_end=712
+  _globals['_GETPROFILERESPONSE']._serialized_start=714
+  _globals['_GETPROFILERESPONSE']._serialized_end=784
+  _globals['_LISTPROFILESREQUEST']._serialized_start=786
+  _globals['_LISTPROFILESREQUEST']._serialized_end=846
+  _globals['_LISTPROFILESRESPONSE']._serialized_start=848
+  _globals['_LISTPROFILESRESPONSE']._serialized_end=946
+  _globals['_DELETEPROFILEREQUEST']._serialized_start=948
+  _globals['_DELETEPROFILEREQUEST']._serialized_end=990
+  _globals['_DELETEPROFILERESPONSE']._serialized_start=992
+  _globals['_DELETEPROFILERESPONSE']._serialized_end=1015
+  _globals['_EMBEDREQUEST']._serialized_start=1017
+  _globals['_EMBEDREQUEST']._serialized_end=1075
+  _globals['_EMBEDRESPONSE']._serialized_start=1077
+  _globals['_EMBEDRESPONSE']._serialized_end=1181
+  _globals['_COMPAREOPERAND']._serialized_start=1183
+  _globals['_COMPAREOPERAND']._serialized_end=1278
+  _globals['_COMPAREREQUEST']._serialized_start=1280
+  _globals['_COMPAREREQUEST']._serialized_end=1397
+  _globals['_COMPARERESPONSE']._serialized_start=1399
+  _globals['_COMPARERESPONSE']._serialized_end=1492
+  _globals['_GETENROLLMENTAUDIOREQUEST']._serialized_start=1494
+  _globals['_GETENROLLMENTAUDIOREQUEST']._serialized_end=1541
+  _globals['_GETENROLLMENTAUDIORESPONSE']._serialized_start=1543
+  _globals['_GETENROLLMENTAUDIORESPONSE']._serialized_end=1666
+  _globals['_VOICEPROFILESERVICE']._serialized_start=1669
+  _globals['_VOICEPROFILESERVICE']._serialized_end=2332
 # @@protoc_insertion_point(module_scope)

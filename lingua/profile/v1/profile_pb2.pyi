@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class VoiceProfile(_message.Message):
-    __slots__ = ("profile_id", "display_name", "language_code", "embedding", "embedder", "version", "sample_count", "speech_seconds", "create_time")
+    __slots__ = ("profile_id", "display_name", "language_code", "embedding", "embedder", "version", "sample_count", "speech_seconds", "create_time", "pitch_median_hertz")
     PROFILE_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -21,6 +21,7 @@ class VoiceProfile(_message.Message):
     SAMPLE_COUNT_FIELD_NUMBER: _ClassVar[int]
     SPEECH_SECONDS_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    PITCH_MEDIAN_HERTZ_FIELD_NUMBER: _ClassVar[int]
     profile_id: str
     display_name: str
     language_code: str
@@ -30,7 +31,8 @@ class VoiceProfile(_message.Message):
     sample_count: int
     speech_seconds: float
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, profile_id: _Optional[str] = ..., display_name: _Optional[str] = ..., language_code: _Optional[str] = ..., embedding: _Optional[_Iterable[float]] = ..., embedder: _Optional[str] = ..., version: _Optional[int] = ..., sample_count: _Optional[int] = ..., speech_seconds: _Optional[float] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    pitch_median_hertz: float
+    def __init__(self, profile_id: _Optional[str] = ..., display_name: _Optional[str] = ..., language_code: _Optional[str] = ..., embedding: _Optional[_Iterable[float]] = ..., embedder: _Optional[str] = ..., version: _Optional[int] = ..., sample_count: _Optional[int] = ..., speech_seconds: _Optional[float] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pitch_median_hertz: _Optional[float] = ...) -> None: ...
 
 class EnrollMetadata(_message.Message):
     __slots__ = ("profile_id", "display_name", "language_code", "format")
@@ -103,14 +105,16 @@ class EmbedRequest(_message.Message):
     def __init__(self, audio: _Optional[_Union[_audio_pb2.AudioInput, _Mapping]] = ...) -> None: ...
 
 class EmbedResponse(_message.Message):
-    __slots__ = ("embedding", "embedder", "speech_seconds")
+    __slots__ = ("embedding", "embedder", "speech_seconds", "pitch_median_hertz")
     EMBEDDING_FIELD_NUMBER: _ClassVar[int]
     EMBEDDER_FIELD_NUMBER: _ClassVar[int]
     SPEECH_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    PITCH_MEDIAN_HERTZ_FIELD_NUMBER: _ClassVar[int]
     embedding: _containers.RepeatedScalarFieldContainer[float]
     embedder: str
     speech_seconds: float
-    def __init__(self, embedding: _Optional[_Iterable[float]] = ..., embedder: _Optional[str] = ..., speech_seconds: _Optional[float] = ...) -> None: ...
+    pitch_median_hertz: float
+    def __init__(self, embedding: _Optional[_Iterable[float]] = ..., embedder: _Optional[str] = ..., speech_seconds: _Optional[float] = ..., pitch_median_hertz: _Optional[float] = ...) -> None: ...
 
 class CompareOperand(_message.Message):
     __slots__ = ("profile_id", "audio")

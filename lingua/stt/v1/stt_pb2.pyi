@@ -2,10 +2,11 @@ import datetime
 
 from google.protobuf import duration_pb2 as _duration_pb2
 from lingua.audio.v1 import audio_pb2 as _audio_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -20,16 +21,18 @@ SPEECH_EVENT_TYPE_SPEECH_START: SpeechEventType
 SPEECH_EVENT_TYPE_SPEECH_END: SpeechEventType
 
 class RecognitionConfig(_message.Message):
-    __slots__ = ("language_code", "format", "interim_results", "endpoint_silence_ms")
+    __slots__ = ("language_code", "format", "interim_results", "endpoint_silence_ms", "alternative_language_codes")
     LANGUAGE_CODE_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     INTERIM_RESULTS_FIELD_NUMBER: _ClassVar[int]
     ENDPOINT_SILENCE_MS_FIELD_NUMBER: _ClassVar[int]
+    ALTERNATIVE_LANGUAGE_CODES_FIELD_NUMBER: _ClassVar[int]
     language_code: str
     format: _audio_pb2.AudioFormat
     interim_results: bool
     endpoint_silence_ms: int
-    def __init__(self, language_code: _Optional[str] = ..., format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., interim_results: _Optional[bool] = ..., endpoint_silence_ms: _Optional[int] = ...) -> None: ...
+    alternative_language_codes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, language_code: _Optional[str] = ..., format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., interim_results: _Optional[bool] = ..., endpoint_silence_ms: _Optional[int] = ..., alternative_language_codes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class StreamingRecognizeRequest(_message.Message):
     __slots__ = ("config", "audio")

@@ -26,35 +26,35 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from lingua.audio.v1 import audio_pb2 as lingua_dot_audio_dot_v1_dot_audio__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17lingua/tts/v1/tts.proto\x12\rlingua.tts.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1blingua/audio/v1/audio.proto\"\x91\x01\n\x0fSynthesisConfig\x12\x15\n\rlanguage_code\x18\x01 \x01(\t\x12\x14\n\nvoice_name\x18\x02 \x01(\tH\x00\x12\x1a\n\x10voice_profile_id\x18\x03 \x01(\tH\x00\x12,\n\x06\x66ormat\x18\x04 \x01(\x0b\x32\x1c.lingua.audio.v1.AudioFormatB\x07\n\x05voice\"-\n\tTextInput\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x12\n\nsegment_id\x18\x02 \x01(\t\"\x1b\n\x05\x46lush\x12\x12\n\nsegment_id\x18\x01 \x01(\t\"\xaa\x01\n\x1aStreamingSynthesizeRequest\x12\x30\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1e.lingua.tts.v1.SynthesisConfigH\x00\x12(\n\x04text\x18\x02 \x01(\x0b\x32\x18.lingua.tts.v1.TextInputH\x00\x12%\n\x05\x66lush\x18\x03 \x01(\x0b\x32\x14.lingua.tts.v1.FlushH\x00\x42\t\n\x07request\"7\n\nAudioChunk\x12\x15\n\raudio_content\x18\x01 \x01(\x0c\x12\x12\n\nsegment_id\x18\x02 \x01(\t\"\x9a\x01\n\rSegmentMarker\x12.\n\x04type\x18\x01 \x01(\x0e\x32 .lingua.tts.v1.SegmentMarkerType\x12\x12\n\nsegment_id\x18\x02 \x01(\t\x12\x31\n\x0e\x61udio_duration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x12\n\nvoice_name\x18\x04 \x01(\t\"\x85\x01\n\x1bStreamingSynthesizeResponse\x12*\n\x05\x61udio\x18\x01 \x01(\x0b\x32\x19.lingua.tts.v1.AudioChunkH\x00\x12.\n\x06marker\x18\x02 \x01(\x0b\x32\x1c.lingua.tts.v1.SegmentMarkerH\x00\x42\n\n\x08response\"*\n\x11ListVoicesRequest\x12\x15\n\rlanguage_code\x18\x01 \x01(\t\"_\n\x05Voice\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0elanguage_codes\x18\x02 \x03(\t\x12\x0e\n\x06\x65ngine\x18\x03 \x01(\t\x12 \n\x18native_sample_rate_hertz\x18\x04 \x01(\x05\":\n\x12ListVoicesResponse\x12$\n\x06voices\x18\x01 \x03(\x0b\x32\x14.lingua.tts.v1.Voice*t\n\x11SegmentMarkerType\x12#\n\x1fSEGMENT_MARKER_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n\x19SEGMENT_MARKER_TYPE_START\x10\x01\x12\x1b\n\x17SEGMENT_MARKER_TYPE_END\x10\x02\x32\xda\x01\n\x13TextToSpeechService\x12p\n\x13StreamingSynthesize\x12).lingua.tts.v1.StreamingSynthesizeRequest\x1a*.lingua.tts.v1.StreamingSynthesizeResponse(\x01\x30\x01\x12Q\n\nListVoices\x12 .lingua.tts.v1.ListVoicesRequest\x1a!.lingua.tts.v1.ListVoicesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17lingua/tts/v1/tts.proto\x12\rlingua.tts.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1blingua/audio/v1/audio.proto\"\xc1\x01\n\x0fSynthesisConfig\x12\x15\n\rlanguage_code\x18\x01 \x01(\t\x12\x14\n\nvoice_name\x18\x02 \x01(\tH\x00\x12\x1a\n\x10voice_profile_id\x18\x03 \x01(\tH\x00\x12,\n\x06\x66ormat\x18\x04 \x01(\x0b\x32\x1c.lingua.audio.v1.AudioFormat\x12\x15\n\rspeaking_rate\x18\x05 \x01(\x01\x12\x17\n\x0fpitch_semitones\x18\x06 \x01(\x01\x42\x07\n\x05voice\"-\n\tTextInput\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x12\n\nsegment_id\x18\x02 \x01(\t\"\x1b\n\x05\x46lush\x12\x12\n\nsegment_id\x18\x01 \x01(\t\"\xaa\x01\n\x1aStreamingSynthesizeRequest\x12\x30\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1e.lingua.tts.v1.SynthesisConfigH\x00\x12(\n\x04text\x18\x02 \x01(\x0b\x32\x18.lingua.tts.v1.TextInputH\x00\x12%\n\x05\x66lush\x18\x03 \x01(\x0b\x32\x14.lingua.tts.v1.FlushH\x00\x42\t\n\x07request\"7\n\nAudioChunk\x12\x15\n\raudio_content\x18\x01 \x01(\x0c\x12\x12\n\nsegment_id\x18\x02 \x01(\t\"\x9a\x01\n\rSegmentMarker\x12.\n\x04type\x18\x01 \x01(\x0e\x32 .lingua.tts.v1.SegmentMarkerType\x12\x12\n\nsegment_id\x18\x02 \x01(\t\x12\x31\n\x0e\x61udio_duration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x12\n\nvoice_name\x18\x04 \x01(\t\"\x85\x01\n\x1bStreamingSynthesizeResponse\x12*\n\x05\x61udio\x18\x01 \x01(\x0b\x32\x19.lingua.tts.v1.AudioChunkH\x00\x12.\n\x06marker\x18\x02 \x01(\x0b\x32\x1c.lingua.tts.v1.SegmentMarkerH\x00\x42\n\n\x08response\"*\n\x11ListVoicesRequest\x12\x15\n\rlanguage_code\x18\x01 \x01(\t\"o\n\x05Voice\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0elanguage_codes\x18\x02 \x03(\t\x12\x0e\n\x06\x65ngine\x18\x03 \x01(\t\x12 \n\x18native_sample_rate_hertz\x18\x04 \x01(\x05\x12\x0e\n\x06gender\x18\x05 \x01(\t\":\n\x12ListVoicesResponse\x12$\n\x06voices\x18\x01 \x03(\x0b\x32\x14.lingua.tts.v1.Voice*t\n\x11SegmentMarkerType\x12#\n\x1fSEGMENT_MARKER_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n\x19SEGMENT_MARKER_TYPE_START\x10\x01\x12\x1b\n\x17SEGMENT_MARKER_TYPE_END\x10\x02\x32\xda\x01\n\x13TextToSpeechService\x12p\n\x13StreamingSynthesize\x12).lingua.tts.v1.StreamingSynthesizeRequest\x1a*.lingua.tts.v1.StreamingSynthesizeResponse(\x01\x30\x01\x12Q\n\nListVoices\x12 .lingua.tts.v1.ListVoicesRequest\x1a!.lingua.tts.v1.ListVoicesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lingua.tts.v1.tts_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SEGMENTMARKERTYPE']._serialized_start=1051
-  _globals['_SEGMENTMARKERTYPE']._serialized_end=1167
+  _globals['_SEGMENTMARKERTYPE']._serialized_start=1115
+  _globals['_SEGMENTMARKERTYPE']._serialized_end=1231
   _globals['_SYNTHESISCONFIG']._serialized_start=104
-  _globals['_SYNTHESISCONFIG']._serialized_end=249
-  _globals['_TEXTINPUT']._serialized_start=251
-  _globals['_TEXTINPUT']._serialized_end=296
-  _globals['_FLUSH']._serialized_start=298
-  _globals['_FLUSH']._serialized_end=325
-  _globals['_STREAMINGSYNTHESIZEREQUEST']._serialized_start=328
-  _globals['_STREAMINGSYNTHESIZEREQUEST']._serialized_end=498
-  _globals['_AUDIOCHUNK']._serialized_start=500
-  _globals['_AUDIOCHUNK']._serialized_end=555
-  _globals['_SEGMENTMARKER']._serialized_start=558
-  _globals['_SEGMENTMARKER']._serialized_end=712
-  _globals['_STREAMINGSYNTHESIZERESPONSE']._serialized_start=715
-  _globals['_STREAMINGSYNTHESIZERESPONSE']._serialized_end=848
-  _globals['_LISTVOICESREQUEST']._serialized_start=850
-  _globals['_LISTVOICESREQUEST']._serialized_end=892
-  _globals['_VOICE']._serialized_start=894
-  _globals['_VOICE']._serialized_end=989
-  _globals['_LISTVOICESRESPONSE']._serialized_start=991
-  _globals['_LISTVOICESRESPONSE']._serialized_end=1049
-  _globals['_TEXTTOSPEECHSERVICE']._serialized_start=1170
-  _globals['_TEXTTOSPEECHSERVICE']._serialized_end=1388
+  _globals['_SYNTHESISCONFIG']._serialized_end=297
+  _globals['_TEXTINPUT']._serialized_start=299
+  _globals['_TEXTINPUT']._serialized_end=344
+  _globals['_FLUSH']._serialized_start=346
+  _globals['_FLUSH']._serialized_end=373
+  _globals['_STREAMINGSYNTHESIZEREQUEST']._serialized_start=376
+  _globals['_STREAMINGSYNTHESIZEREQUEST']._serialized_end=546
+  _globals['_AUDIOCHUNK']._serialized_start=548
+  _globals['_AUDIOCHUNK']._serialized_end=603
+  _globals['_SEGMENTMARKER']._serialized_start=606
+  _globals['_SEGMENTMARKER']._serialized_end=760
+  _globals['_STREAMINGSYNTHESIZERESPONSE']._serialized_start=763
+  _globals['_STREAMINGSYNTHESIZERESPONSE']._serialized_end=896
+  _globals['_LISTVOICESREQUEST']._serialized_start=898
+  _globals['_LISTVOICESREQUEST']._serialized_end=940
+  _globals['_VOICE']._serialized_start=942
+  _globals['_VOICE']._serialized_end=1053
+  _globals['_LISTVOICESRESPONSE']._serialized_start=1055
+  _globals['_LISTVOICESRESPONSE']._serialized_end=1113
+  _globals['_TEXTTOSPEECHSERVICE']._serialized_start=1234
+  _globals['_TEXTTOSPEECHSERVICE']._serialized_end=1452
 # @@protoc_insertion_point(module_scope)

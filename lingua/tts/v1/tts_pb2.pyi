@@ -21,16 +21,20 @@ SEGMENT_MARKER_TYPE_START: SegmentMarkerType
 SEGMENT_MARKER_TYPE_END: SegmentMarkerType
 
 class SynthesisConfig(_message.Message):
-    __slots__ = ("language_code", "voice_name", "voice_profile_id", "format")
+    __slots__ = ("language_code", "voice_name", "voice_profile_id", "format", "speaking_rate", "pitch_semitones")
     LANGUAGE_CODE_FIELD_NUMBER: _ClassVar[int]
     VOICE_NAME_FIELD_NUMBER: _ClassVar[int]
     VOICE_PROFILE_ID_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
+    SPEAKING_RATE_FIELD_NUMBER: _ClassVar[int]
+    PITCH_SEMITONES_FIELD_NUMBER: _ClassVar[int]
     language_code: str
     voice_name: str
     voice_profile_id: str
     format: _audio_pb2.AudioFormat
-    def __init__(self, language_code: _Optional[str] = ..., voice_name: _Optional[str] = ..., voice_profile_id: _Optional[str] = ..., format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ...) -> None: ...
+    speaking_rate: float
+    pitch_semitones: float
+    def __init__(self, language_code: _Optional[str] = ..., voice_name: _Optional[str] = ..., voice_profile_id: _Optional[str] = ..., format: _Optional[_Union[_audio_pb2.AudioFormat, _Mapping]] = ..., speaking_rate: _Optional[float] = ..., pitch_semitones: _Optional[float] = ...) -> None: ...
 
 class TextInput(_message.Message):
     __slots__ = ("text", "segment_id")
@@ -91,16 +95,18 @@ class ListVoicesRequest(_message.Message):
     def __init__(self, language_code: _Optional[str] = ...) -> None: ...
 
 class Voice(_message.Message):
-    __slots__ = ("name", "language_codes", "engine", "native_sample_rate_hertz")
+    __slots__ = ("name", "language_codes", "engine", "native_sample_rate_hertz", "gender")
     NAME_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_CODES_FIELD_NUMBER: _ClassVar[int]
     ENGINE_FIELD_NUMBER: _ClassVar[int]
     NATIVE_SAMPLE_RATE_HERTZ_FIELD_NUMBER: _ClassVar[int]
+    GENDER_FIELD_NUMBER: _ClassVar[int]
     name: str
     language_codes: _containers.RepeatedScalarFieldContainer[str]
     engine: str
     native_sample_rate_hertz: int
-    def __init__(self, name: _Optional[str] = ..., language_codes: _Optional[_Iterable[str]] = ..., engine: _Optional[str] = ..., native_sample_rate_hertz: _Optional[int] = ...) -> None: ...
+    gender: str
+    def __init__(self, name: _Optional[str] = ..., language_codes: _Optional[_Iterable[str]] = ..., engine: _Optional[str] = ..., native_sample_rate_hertz: _Optional[int] = ..., gender: _Optional[str] = ...) -> None: ...
 
 class ListVoicesResponse(_message.Message):
     __slots__ = ("voices",)
