@@ -9,6 +9,7 @@ from __future__ import annotations
 import array
 import gzip
 import re
+import unicodedata
 from functools import cache
 from pathlib import Path
 
@@ -44,15 +45,20 @@ def prompt_float(name: str, lang: str = "en") -> np.ndarray:
     return np.frombuffer(prompt_pcm16(name, lang), dtype="<i2").astype(np.float32) / 32768.0
 
 
-def normalize(text: str) -> list[str]:
-    """Lower-case words without punctuation, for scoring."""
+def fold(text: str) -> str:
+    """Text without diacritics ("está" -> "esta"): for scores where accents are spelling, not speech."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def normalize(text: str, folded: bool = False) -> list[str]:
+    """Lower-case words without punctuation (and without diacritics if folded), for scoring."""
     text = re.sub(r"\[[^\]]*\]|\([^)]*\)", " ", text.lower())
-    return re.findall(r"[\w']+", text)
+    return re.findall(r"[\w']+", fold(text) if folded else text)
 
 
-def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+def word_errors(reference: str, hypothesis: str, folded: bool = False) -> tuple[int, int]:
     """(edit distance in words, reference word count)."""
-    ref, hyp = normalize(reference), normalize(hypothesis)
+    ref, hyp = normalize(reference, folded), normalize(hypothesis, folded)
     row = list(range(len(hyp) + 1))
     for i, r in enumerate(ref, 1):
         prev, row[0] = row[0], i
@@ -61,9 +67,9 @@ def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
     return row[len(hyp)], len(ref)
 
 
-def wer(reference: str, hypothesis: str) -> float:
+def wer(reference: str, hypothesis: str, folded: bool = False) -> float:
     """Word error rate of one hypothesis."""
-    errors, words = word_errors(reference, hypothesis)
+    errors, words = word_errors(reference, hypothesis, folded)
     return errors / max(words, 1)
 
 
