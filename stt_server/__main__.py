@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import grpc
 
+from common.errors import InvalidArgument
+from common.languages import require_supported
 from common.server import parser, run
 from lingua.stt.v1 import stt_pb2, stt_pb2_grpc
 from stt_server.decoder import DecodePool
@@ -18,6 +20,9 @@ from stt_server.service import SpeechToTextServicer
 from stt_server.stream import Tuning
 
 log = logging.getLogger("stt_server")
+
+DETECT_LANGUAGES = ("en", "es", "fr", "de", "it", "pt", "ca")
+"""The languages the conference serves end to end (MT and TTS): what detection answers with by default."""
 
 
 def _args() -> argparse.Namespace:
@@ -28,6 +33,17 @@ def _args() -> argparse.Namespace:
     p.add_argument("--max-utterance-s", type=float, default=15.0, help="force a final after this much speech")
     p.add_argument("--window-s", type=float, default=8.0, help="shortest audio window the Whisper encoder sees")
     p.add_argument("--final-beam-size", type=int, default=1, help="beam size of final decodes (partials are greedy)")
+    p.add_argument(
+        "--detect-languages",
+        default=",".join(DETECT_LANGUAGES),
+        help="languages auto-detection may answer with (comma-separated; empty: any Whisper language)",
+    )
+    p.add_argument(
+        "--english-model",
+        default="base",
+        choices=["base", "tiny.en"],
+        help="embedded: the model English streams use; base measured more accurate on dev (bench/stt.py)",
+    )
     p.add_argument("--model-dir", help="production engine's model folder (default .state/models/<model>)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="NeMo: where the model runs")
     p.add_argument("--nemo-language", default="en", help="NeMo: the language the model speaks")
@@ -54,7 +70,15 @@ def main() -> None:
     engine.recognizer.warm_up()
     log.info("engine %s ready in %.1f s", args.engine, time.monotonic() - started)
     pool = DecodePool(engine.recognizer)
-    servicer = SpeechToTextServicer(engine, pool, Tuning(max_utterance_s=args.max_utterance_s))
+    try:
+        detect = frozenset(
+            require_supported(tag, engine.recognizer.languages, "--detect-languages")
+            for tag in args.detect_languages.split(",")
+            if tag.strip()
+        )
+    except InvalidArgument as err:
+        raise SystemExit(f"stt_server: {err}") from None
+    servicer = SpeechToTextServicer(engine, pool, Tuning(max_utterance_s=args.max_utterance_s), detect)
 
     async def register(server: grpc.aio.Server) -> Sequence[str]:
         stt_pb2_grpc.add_SpeechToTextServiceServicer_to_server(servicer, server)

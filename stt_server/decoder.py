@@ -23,6 +23,7 @@ FINAL, PARTIAL, STOP = 0, 1, 2  # queue priorities: a waiting final runs before 
 class _Job:
     audio: np.ndarray
     language: str | None
+    allowed: frozenset[str]
     prefix: str
     final: bool
     future: asyncio.Future[Transcript]
@@ -51,11 +52,13 @@ class DecodePool:
         with self._lock:
             return self._idle > 0 and self._queue.empty()
 
-    def submit(self, audio: np.ndarray, language: str | None, prefix: str, final: bool) -> asyncio.Future[Transcript]:
-        """Queue a decode now; the future resolves on the calling event loop."""
+    def submit(
+        self, audio: np.ndarray, language: str | None, prefix: str, final: bool, allowed: frozenset[str] = frozenset()
+    ) -> asyncio.Future[Transcript]:
+        """Queue a decode now (language None: detect among allowed); the future resolves on the calling loop."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Transcript] = loop.create_future()
-        job = _Job(audio, language, prefix, final, future, loop, time.perf_counter())
+        job = _Job(audio, language, allowed, prefix, final, future, loop, time.perf_counter())
         self._queue.put((FINAL if final else PARTIAL, next(self._seq), job))
         return future
 
@@ -67,7 +70,9 @@ class DecodePool:
                 self._idle -= 1
             started = time.perf_counter()
             try:
-                result = self._recognizer.decode(job.audio, job.language, job.prefix, job.final, job.future.cancelled)
+                result = self._recognizer.decode(
+                    job.audio, job.language, job.prefix, job.final, job.future.cancelled, job.allowed
+                )
                 log.debug(
                     "%s%s decode of %.2f s: waited %.0f ms, ran %.0f ms",
                     "final" if job.final else "partial",

@@ -57,10 +57,12 @@ def _response(event: Event, language_tag: str) -> stt_pb2.StreamingRecognizeResp
 class SpeechToTextServicer(stt_pb2_grpc.SpeechToTextServiceServicer):
     """Streams audio through a Session per call; one engine and decode pool for all."""
 
-    def __init__(self, engine: Engine, pool: DecodePool, tuning: Tuning) -> None:
+    def __init__(self, engine: Engine, pool: DecodePool, tuning: Tuning, detect: frozenset[str] = frozenset()) -> None:
+        """detect: the languages auto-detection answers with when a stream names none (empty: any)."""
         self._engine = engine
         self._pool = pool
         self._tuning = tuning
+        self._detect = detect
 
     def _settings(self, config: stt_pb2.RecognitionConfig) -> tuple[Settings, int, str]:
         """Validate the config: (settings, input sample rate, language tag to report or "")."""
@@ -78,7 +80,10 @@ class SpeechToTextServicer(stt_pb2_grpc.SpeechToTextServiceServicer):
                 f"endpoint_silence_ms {config.endpoint_silence_ms} is out of range; "
                 f"use 0 (server default {DEFAULT_ENDPOINT_MS} ms) or {low}..{high}"
             )
-        return Settings(language, config.interim_results, endpoint), rate, tag
+        supported = self._engine.recognizer.languages
+        alternatives = [require_supported(t, supported, "alternative") for t in config.alternative_language_codes]
+        detect = frozenset(alternatives) or self._detect
+        return Settings(language, config.interim_results, endpoint, detect), rate, tag
 
     @handle_errors
     async def StreamingRecognize(

@@ -54,6 +54,8 @@ class Settings:
     language: str | None
     interim_results: bool
     endpoint_ms: int
+    detect: frozenset[str] = frozenset()
+    """Languages detection may answer with when language is None (empty: any)."""
 
 
 @dataclass(frozen=True)
@@ -233,7 +235,7 @@ class Session:
         self._emit(SpeechEnd(utt.id, utt.speech_end))
 
     def _submit(self, utt: _Utterance, final: bool) -> asyncio.Future[Transcript]:
-        return self._pool.submit(utt.audio(), utt.language, " ".join(utt.committed), final=final)
+        return self._pool.submit(utt.audio(), utt.language, " ".join(utt.committed), final, self._settings.detect)
 
     def _maybe_partial(self, utt: _Utterance) -> None:
         if self._partial is not None or utt.samples - utt.partial_at < self._interval or not self._pool.idle:

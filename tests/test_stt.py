@@ -21,6 +21,8 @@ from lingua.stt.v1 import stt_pb2, stt_pb2_grpc
 
 RATE = 16000
 CHUNK_MS = 20
+ARABIC_LOOKING = "confbridge-menu-exit-in"
+"""A Spanish core-sounds prompt ("Para salir del menú...") that unrestricted Whisper base detects as Arabic."""
 START = stt_pb2.SPEECH_EVENT_TYPE_SPEECH_START
 END = stt_pb2.SPEECH_EVENT_TYPE_SPEECH_END
 
@@ -150,6 +152,34 @@ def test_detects_english(stt_address: str, language_code: str) -> None:
     assert utt.final is not None
     assert utt.final.language_code == "en"
     assert corpus.wer(corpus.transcripts("en")["conf-onlyperson"], utt.final.transcript) < 0.3
+
+
+def test_detection_answers_only_allowed_languages(stt_address: str) -> None:
+    """alternative_language_codes bounds what detection may answer, even against the evidence."""
+    audio = silence(0.2) + corpus.prompt_pcm16("conf-onlyperson") + silence(0.5)
+    responses = recognize(stt_address, audio, language_code="auto", alternative_language_codes=["fr-FR", "de"])
+    (utt,) = utterances(responses, len(audio) / 2 / RATE)
+    assert utt.final is not None and utt.final.language_code in ("fr", "de")
+
+
+def test_detection_defaults_to_the_conference_languages(stt_address: str) -> None:
+    """A Spanish prompt that unrestricted Whisper takes for Arabic is detected as Spanish by default."""
+    audio = silence(0.2) + corpus.prompt_pcm16(ARABIC_LOOKING, "es") + silence(0.5)
+    with running("stt_server", "--detect-languages", "") as unrestricted:
+        (free,) = utterances(recognize(unrestricted, audio, language_code="auto"), len(audio) / 2 / RATE)
+    (bounded,) = utterances(recognize(stt_address, audio, language_code="auto"), len(audio) / 2 / RATE)
+    assert free.final is not None and free.final.language_code == "ar"
+    assert bounded.final is not None and bounded.final.language_code == "es"
+
+
+def test_english_on_tiny_en() -> None:
+    """--english-model tiny.en decodes English streams with Whisper tiny.en; other languages stay on base."""
+    with running("stt_server", "--english-model", "tiny.en") as address:
+        for language, name in (("en", "vm-nobodyavail"), ("es", "demo-thanks")):
+            audio = silence(0.2) + corpus.prompt_pcm16(name, language) + silence(0.5)
+            (utt,) = utterances(recognize(address, audio, language_code=language), len(audio) / 2 / RATE)
+            assert utt.final is not None
+            assert corpus.wer(corpus.transcripts(language)[name], utt.final.transcript, folded=True) < 0.35
 
 
 def test_half_close_finishes_open_utterance(stt_address: str) -> None:
@@ -291,6 +321,12 @@ def test_odd_byte_count(stt_address: str) -> None:
 @pytest.mark.parametrize("language_code", ["xx", "klingon", "tlh-US"])
 def test_unknown_language(stt_address: str, language_code: str) -> None:
     expect_invalid(stt_address, [config(language_code=language_code)], language_code)
+
+
+def test_unknown_alternative_language(stt_address: str) -> None:
+    expect_invalid(
+        stt_address, [config(language_code="auto", alternative_language_codes=["es", "xx"])], "alternative", "'xx'"
+    )
 
 
 @pytest.mark.parametrize("endpoint", [-1, 50, 5001])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 
 from common.models import model_path, offline_hubs, torch_device
 from stt_server.engines.base import SAMPLE_RATE, Engine, Recognizer, Transcript, VoiceDetector
@@ -12,17 +13,23 @@ __all__ = ["ENGINES", "SAMPLE_RATE", "Engine", "Recognizer", "Transcript", "Voic
 
 
 def _embedded(args: argparse.Namespace) -> Engine:
-    """Whisper base (CTranslate2, int8) from the installed weight packages, with Silero VAD."""
+    """Whisper base (CTranslate2, int8) from the installed weight packages, tiny.en for English, with Silero VAD."""
+    from stt_server.engines.routed import RoutedRecognizer
     from stt_server.engines.silero import SileroDetector
-    from stt_server.engines.whisper import WhisperRecognizer, ensure_model
+    from stt_server.engines.whisper import WhisperRecognizer, english_model, ensure_model
 
-    recognizer = WhisperRecognizer(
-        ensure_model(),
-        cpu_threads=args.cpu_threads,
-        workers=args.workers,
-        min_window_s=args.window_s,
-        final_beam_size=args.final_beam_size,
-    )
+    def whisper(folder: Path) -> WhisperRecognizer:
+        return WhisperRecognizer(
+            folder,
+            cpu_threads=args.cpu_threads,
+            workers=args.workers,
+            min_window_s=args.window_s,
+            final_beam_size=args.final_beam_size,
+        )
+
+    recognizer: Recognizer = whisper(ensure_model())
+    if getattr(args, "english_model", "base") == "tiny.en":
+        recognizer = RoutedRecognizer(recognizer, {"en": whisper(english_model())})
     return Engine(recognizer=recognizer, new_vad=SileroDetector)
 
 

