@@ -23,6 +23,7 @@ from common.streams import split_config
 from lingua.audio.v1 import audio_pb2
 from lingua.profile.v1 import profile_pb2, profile_pb2_grpc
 from profile_server.engines import Embedder, Embedding, combine, compare
+from profile_server.engines.prosody import pitch_median_hz
 from profile_server.store import ID_PATTERN, Profile, ProfileStore, check_id
 
 RATE = 16000
@@ -80,7 +81,7 @@ def _after(token: str) -> str:
     return last
 
 
-def _to_proto(profile: Profile) -> profile_pb2.VoiceProfile:
+def _to_proto(profile: Profile, speaker_dim: int) -> profile_pb2.VoiceProfile:
     create_time = Timestamp()
     create_time.FromDatetime(profile.create_time)
     message = profile_pb2.VoiceProfile(
@@ -95,6 +96,7 @@ def _to_proto(profile: Profile) -> profile_pb2.VoiceProfile:
     )
     if profile.embedding is not None:
         message.embedding.extend(profile.embedding.tolist())
+        message.pitch_median_hertz = pitch_median_hz(profile.embedding[speaker_dim:])
     return message
 
 
@@ -189,7 +191,7 @@ class VoiceProfileServicer(profile_pb2_grpc.VoiceProfileServiceServicer):
             embedding=combine([e.vector for e in embeddings], self.embedder.speaker_dim),
         )
         await asyncio.to_thread(self.store.put, profile, audio)
-        return profile_pb2.EnrollResponse(profile=_to_proto(profile))
+        return profile_pb2.EnrollResponse(profile=_to_proto(profile, self.embedder.speaker_dim))
 
     @handle_errors
     async def GetProfile(
@@ -197,7 +199,7 @@ class VoiceProfileServicer(profile_pb2_grpc.VoiceProfileServiceServicer):
     ) -> profile_pb2.GetProfileResponse:
         """One profile with its embedding."""
         profile = await asyncio.to_thread(self.store.get, request.profile_id)
-        return profile_pb2.GetProfileResponse(profile=_to_proto(profile))
+        return profile_pb2.GetProfileResponse(profile=_to_proto(profile, self.embedder.speaker_dim))
 
     @handle_errors
     async def ListProfiles(
@@ -209,7 +211,8 @@ class VoiceProfileServicer(profile_pb2_grpc.VoiceProfileServiceServicer):
         size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         profiles, last = await asyncio.to_thread(self.store.page, _after(request.page_token), size)
         return profile_pb2.ListProfilesResponse(
-            profiles=[_to_proto(p) for p in profiles], next_page_token=_page_token(last) if last else ""
+            profiles=[_to_proto(p, self.embedder.speaker_dim) for p in profiles],
+            next_page_token=_page_token(last) if last else "",
         )
 
     @handle_errors
@@ -221,7 +224,7 @@ class VoiceProfileServicer(profile_pb2_grpc.VoiceProfileServiceServicer):
         fmt = audio_pb2.AudioFormat(encoding=audio_pb2.AUDIO_ENCODING_LINEAR16, sample_rate_hertz=RATE)
         return profile_pb2.GetEnrollmentAudioResponse(
             samples=[audio_pb2.AudioInput(format=fmt, content=s.astype("<i2").tobytes()) for s in samples],
-            create_time=_to_proto(profile).create_time,
+            create_time=_to_proto(profile, self.embedder.speaker_dim).create_time,
         )
 
     @handle_errors
@@ -244,6 +247,7 @@ class VoiceProfileServicer(profile_pb2_grpc.VoiceProfileServiceServicer):
             embedding=embedding.vector.tolist(),
             embedder=self.embedder.name,
             speech_seconds=embedding.speech_seconds,
+            pitch_median_hertz=pitch_median_hz(embedding.vector[self.embedder.speaker_dim :]),
         )
 
     async def _voice(self, operand: profile_pb2.CompareOperand, what: str) -> _Voice:

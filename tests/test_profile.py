@@ -94,6 +94,7 @@ def test_enrolled_profile(allison: pb.VoiceProfile) -> None:
     total = sum(len(corpus.prompt_pcm16(n)) / 32000 for n in ENROLL)
     assert 0.6 * total < allison.speech_seconds <= total
     assert allison.create_time.seconds > 1_600_000_000
+    assert 150 < allison.pitch_median_hertz < 230, "the core-sounds reader is a woman (about 185 Hz)"
 
 
 def test_same_speaker_is_closer_than_another(

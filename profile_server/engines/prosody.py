@@ -196,3 +196,19 @@ def prosody_vector(audio: np.ndarray, speech: np.ndarray) -> np.ndarray:
     vector[: len(parts)] = parts
     norm = np.linalg.norm(vector)
     return (vector / norm if norm > 0 else vector).astype(np.float32)
+
+
+def pitch_median_hz(prosody: np.ndarray) -> float:
+    """The median F0 (Hz) a prosody vector was made from; 0 when it had no voiced speech.
+
+    The vector is unit length, so its scale is recovered from the pitch histogram,
+    whose squared shares sum to HIST_WEIGHT ** 2 before normalization.
+    """
+    if len(prosody) < DIM:
+        return 0.0
+    scale = float(np.linalg.norm(prosody[10 : 10 + HIST_BINS])) / HIST_WEIGHT
+    if scale <= 0.0:
+        return 0.0
+    center, spread = _PITCH[4]
+    semitones = center + spread * float(prosody[4]) / scale
+    return float(100.0 * 2.0 ** (semitones / 12.0))
