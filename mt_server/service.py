@@ -47,6 +47,11 @@ class Target:
     hints: Hints
 
 
+def tidy(text: str) -> str:
+    """Engine output as the service returns it: runs of spaces collapsed, ends stripped."""
+    return _SPACES.sub(" ", text).strip()
+
+
 CacheKey = tuple[str, str, str, Hints]
 """(source, target, protected text, hints)."""
 
@@ -153,7 +158,7 @@ class TranslatorService(mt_pb2_grpc.TranslatorServiceServicer):
             run = self._router.run
             raw = await loop.run_in_executor(self._executor, run, target.route, protected.text, target.hints)
             self._cache.put(key, raw)
-        return _SPACES.sub(" ", protected.restore(raw)).strip()
+        return tidy(protected.restore(raw))
 
     @handle_errors
     async def Translate(
@@ -180,7 +185,10 @@ class TranslatorService(mt_pb2_grpc.TranslatorServiceServicer):
         return mt_pb2.ListLanguagePairsResponse(
             pairs=[
                 mt_pb2.LanguagePair(
-                    source_language_code=src, target_language_code=tgt, route=[step.label for step in route]
+                    source_language_code=src,
+                    target_language_code=tgt,
+                    route=[step.label for step in route],
+                    chrf=self._router.scores.get((src, tgt), 0.0),
                 )
                 for (src, tgt), route in self._router.routes().items()
                 if source in (None, src)

@@ -13,6 +13,7 @@ import grpc
 import pytest
 
 from lingua.mt.v1 import mt_pb2, mt_pb2_grpc
+from mt_server.engines.registry import load_quality
 from tests.conftest import channel
 
 # Three sentences per pair, each with words its translation must contain (any one of a tuple).
@@ -113,25 +114,26 @@ def test_translate_pair(stub: mt_pb2_grpc.TranslatorServiceStub, pair: tuple[str
         assert response.text != text
 
 
-def test_routes(stub: mt_pb2_grpc.TranslatorServiceStub) -> None:
-    assert list(translate(stub, "en", "es", "Good night.").route) == ["apertium:eng-spa"]
+def test_routes_follow_the_quality_table(stub: mt_pb2_grpc.TranslatorServiceStub) -> None:
+    measured = load_quality()
+    assert measured, "mt_server/routes.json is missing: run python -m bench.mt_routes --write-table"
+    for (source, target), best in measured.items():
+        assert tuple(translate(stub, source, target, "Good night.").route) == best.route, (source, target)
     assert list(translate(stub, "en-US", "pt-BR", "Good night.").route) == ["bergamot:en-pt"]
-    assert list(translate(stub, "en", "fr", "Good night.").route) == ["apertium:eng-spa", "apertium:spa-fra"]
-    assert list(translate(stub, "fr", "en", "Bonne nuit.").route) == ["apertium:fra-spa", "apertium:spa-eng"]
     same = translate(stub, "en", "en-GB", "Good night.")
     assert same.text == "Good night." and not same.route
 
 
 def test_list_language_pairs(stub: mt_pb2_grpc.TranslatorServiceStub) -> None:
-    pairs = {
-        (p.source_language_code, p.target_language_code): list(p.route)
-        for p in stub.ListLanguagePairs(mt_pb2.ListLanguagePairsRequest()).pairs
-    }
+    listed = stub.ListLanguagePairs(mt_pb2.ListLanguagePairsRequest()).pairs
+    pairs = {(p.source_language_code, p.target_language_code): list(p.route) for p in listed}
+    scores = {(p.source_language_code, p.target_language_code): p.chrf for p in listed}
     print(f"{len(pairs)} pairs: " + ", ".join(f"{s}-{t}={'+'.join(r)}" for (s, t), r in pairs.items()))
-    assert pairs["en", "es"] == ["apertium:eng-spa"]
+    for key, best in load_quality().items():
+        assert tuple(pairs[key]) == best.route and scores[key] == pytest.approx(best.chrf, abs=0.01)
+    assert scores["en", "es"] > 50, "en->es through Portuguese scores above 50 chrF on held-out pairs"
     assert pairs["en", "pt"] == ["bergamot:en-pt"]
-    assert pairs["fr", "en"] == ["apertium:fra-spa", "apertium:spa-eng"]
-    assert len(pairs["pt", "ca"]) == 2 and pairs["pt", "ca"][0] == "bergamot:pt-en"
+    assert pairs["pt", "ca"] == ["apertium:por-cat"] and scores["pt", "ca"] == 0.0, "unmeasured: the rule, no score"
     assert all(src != tgt for src, tgt in pairs)
     only_fr = stub.ListLanguagePairs(mt_pb2.ListLanguagePairsRequest(source_language_code="fr")).pairs
     assert only_fr and {p.source_language_code for p in only_fr} == {"fr"}
