@@ -50,7 +50,7 @@ def running(module: str, *args: str, timeout: float = 180.0, env: dict[str, str]
         if not ready.wait(timeout) or not port:
             raise RuntimeError(f"{module} did not start (exit code {proc.poll()})")
         address = f"127.0.0.1:{port[0]}"
-        wait_serving(address, deadline=time.monotonic() + 30)
+        wait_serving(address, deadline=time.monotonic() + timeout)
         yield address
     finally:
         proc.terminate()

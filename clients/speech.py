@@ -112,10 +112,17 @@ class Synthesis:
 
 
 def synthesize(
-    address: str, text: str, language: str, *, voice: str = "", profile_id: str = "", rate: int = 16000
+    address: str,
+    text: str,
+    language: str,
+    *,
+    voice: str = "",
+    profile_id: str = "",
+    rate: int = 16000,
+    speaking_rate: float = 0.0,
 ) -> Synthesis:
-    """Send text and a flush; collect the audio. first_audio_s counts from the flush."""
-    config = tts_pb2.SynthesisConfig(language_code=language, format=linear16(rate))
+    """Send text and a flush; collect the audio. first_audio_s counts from sending the text."""
+    config = tts_pb2.SynthesisConfig(language_code=language, format=linear16(rate), speaking_rate=speaking_rate)
     if voice:
         config.voice_name = voice
     if profile_id:
@@ -124,8 +131,8 @@ def synthesize(
 
     def requests() -> Iterator[tts_pb2.StreamingSynthesizeRequest]:
         yield tts_pb2.StreamingSynthesizeRequest(config=config)
+        sent.append(time.perf_counter())  # before the yield: a fast server may answer before the next request is asked
         yield tts_pb2.StreamingSynthesizeRequest(text=tts_pb2.TextInput(text=text, segment_id="1"))
-        sent.append(time.perf_counter())
         yield tts_pb2.StreamingSynthesizeRequest(flush=tts_pb2.Flush(segment_id="1"))
 
     chunks: list[bytes] = []

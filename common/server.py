@@ -60,10 +60,18 @@ def parser(name: str, default_port: int, description: str) -> argparse.ArgumentP
     return p
 
 
+Hook = Callable[[], Awaitable[None]]
+
+
 async def serve(
-    args: argparse.Namespace, register: Register, on_stop: Callable[[], Awaitable[None]] | None = None
+    args: argparse.Namespace, register: Register, on_stop: Hook | None = None, ready: Hook | None = None
 ) -> None:
-    """Serve until SIGTERM/SIGINT, then drain in-flight streams and stop."""
+    """Serve until SIGTERM/SIGINT, then drain in-flight streams and stop.
+
+    Health answers NOT_SERVING until ready (if given) has returned: what the first
+    request needs (voice embeddings, say) is prepared before load balancers and
+    the launcher send any.
+    """
     limit = args.max_message_mb * 1024 * 1024
     server = grpc.aio.server(
         interceptors=[TracingInterceptor()],
@@ -82,9 +90,13 @@ async def serve(
         raise SystemExit(f"cannot bind {args.host}:{args.port}")
     await server.start()
     for service in ["", *names]:
+        await health_servicer.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
+    print(f"LISTENING {port}", flush=True)
+    if ready is not None:
+        await ready()
+    for service in ["", *names]:
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
     log.info("serving %s on port %d", ", ".join(names), port)
-    print(f"LISTENING {port}", flush=True)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -100,11 +112,11 @@ async def serve(
     log.info("stopped")
 
 
-def run(args: argparse.Namespace, register: Register, on_stop: Callable[[], Awaitable[None]] | None = None) -> None:
+def run(args: argparse.Namespace, register: Register, on_stop: Hook | None = None, ready: Hook | None = None) -> None:
     """Configure logging and tracing, and serve (the body of each server's __main__)."""
     setup_tracing(f"lingua-{args.service_name}")
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    asyncio.run(serve(args, register, on_stop))
+    asyncio.run(serve(args, register, on_stop, ready))

@@ -18,7 +18,6 @@ from tests.conftest import channel
 
 START = tts_pb2.SEGMENT_MARKER_TYPE_START
 END = tts_pb2.SEGMENT_MARKER_TYPE_END
-FEMALE_VOICES = {"jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "espeak-female"}
 TIMEOUT = 180
 
 
@@ -90,21 +89,22 @@ def rms(audio: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize(
-    ("language", "sentence", "engine"),
+    ("language", "sentence", "voice", "engine"),
     [
-        ("en-US", "Good morning, everyone. The meeting will start in five minutes.", "piper"),
-        ("es", "Buenos días a todos. La reunión empieza en cinco minutos.", "kokoro"),
-        ("fr-FR", "Bonjour à tous. La réunion commence dans cinq minutes.", "kokoro"),
-        ("de", "Guten Morgen zusammen. Die Besprechung beginnt in fünf Minuten.", "espeak"),
+        ("en-US", "Good morning, everyone. The meeting will start in five minutes.", "en_US-joe-medium", "piper"),
+        ("es", "Buenos días a todos. La reunión empieza en cinco minutos.", "jf_alpha", "kokoro"),
+        ("fr-FR", "Bonjour à tous. La réunion commence dans cinq minutes.", "pico-fr-FR", "pico"),
+        ("pt-BR", "Bom dia a todos. A reunião começa em cinco minutos.", "mbrola-br1", "mbrola"),
+        ("de", "Guten Morgen zusammen. Die Besprechung beginnt in fünf Minuten.", "espeak-male", "espeak"),
     ],
 )
 def test_synthesizes_each_engine(
-    tts: tts_pb2_grpc.TextToSpeechServiceStub, language: str, sentence: str, engine: str
+    tts: tts_pb2_grpc.TextToSpeechServiceStub, language: str, sentence: str, voice: str, engine: str
 ) -> None:
     voices = {v.name: v.engine for v in tts.ListVoices(tts_pb2.ListVoicesRequest(), timeout=TIMEOUT).voices}
-    responses = speak(tts, [config(language), text(sentence), flush()])
+    responses = speak(tts, [config(language, voice=voice), text(sentence), flush()])
     audio = check_stream(responses, 16000)
-    assert voices[responses[0].marker.voice_name] == engine
+    assert responses[0].marker.voice_name == voice and voices[voice] == engine
     seconds = len(audio) / 16000
     assert 2.0 < seconds < 12.0, f"{seconds:.2f} s of audio for a two-sentence text"
     assert rms(audio) > 0.02, "audio is silent"
@@ -198,11 +198,22 @@ def test_list_voices(tts: tts_pb2_grpc.TextToSpeechServiceStub) -> None:
     assert {"en", "es", "fr", "it", "pt", "hi", "zh"} <= set(by_name["jf_alpha"].language_codes)
     assert by_name["espeak-female"].engine == "espeak"
     assert {"de", "sw", "en", "fi"} <= set(by_name["espeak-female"].language_codes)
+    assert by_name["pico-de-DE"].engine == "pico" and by_name["pico-de-DE"].gender == "female"
+    assert by_name["mbrola-br1"].gender == "male" and list(by_name["mbrola-br1"].language_codes) == ["pt"]
+    assert by_name["en_US-joe-medium"].gender == "male" and by_name["jm_kumo"].gender == "male"
 
     spanish = {v.name for v in tts.ListVoices(tts_pb2.ListVoicesRequest(language_code="es-MX"), timeout=TIMEOUT).voices}
     assert "jf_alpha" in spanish and "espeak-male" in spanish and "en_US-joe-medium" not in spanish
     german = {v.name for v in tts.ListVoices(tts_pb2.ListVoicesRequest(language_code="de"), timeout=TIMEOUT).voices}
-    assert german == {"espeak-male", "espeak-female"}
+    assert german == {
+        "espeak-male",
+        "espeak-female",
+        "pico-de-DE",
+        "mbrola-de1",
+        "mbrola-de2",
+        "mbrola-de4",
+        "mbrola-de5",
+    }
 
 
 @pytest.mark.parametrize(
@@ -267,9 +278,9 @@ def test_voice_profile_picks_a_matching_voice(
     assert rms(audio) > 0.02
     chosen = responses[0].marker.voice_name
     names = {part.split("*")[0] for part in chosen.split("+")}
-    speakers = {v.name for v in tts.ListVoices(tts_pb2.ListVoicesRequest(language_code=language)).voices}
-    assert names <= speakers, f"{chosen} is not made of voices that speak {language}"
-    assert names <= FEMALE_VOICES, f"a woman's profile got {chosen}"
+    speakers = {v.name: v for v in tts.ListVoices(tts_pb2.ListVoicesRequest(language_code=language)).voices}
+    assert names <= set(speakers), f"{chosen} is not made of voices that speak {language}"
+    assert {speakers[name].gender for name in names} == {"female"}, f"a woman's profile got {chosen}"
 
 
 def test_japanese_and_chinese(tts: tts_pb2_grpc.TextToSpeechServiceStub) -> None:

@@ -1,21 +1,32 @@
-"""Voice matching: pick the built-in voice nearest to an enrolled speaker profile, or clone it.
+"""Voice matching: pick the built-in voice nearest to an enrolled speaker profile and move it toward them, or clone it.
 
-Each built-in voice is embedded once by the profile server (its Embed RPC, on
-a short reference synthesis) and cached on disk per voice and embedder. A
-profile then gets the voice that speaks the stream's language whose speaker
-vector is nearest by cosine; for blendable (Kokoro) voices, the two or three
-nearest are mixed, weighted by similarity. An engine that clones (XTTS) gets
-the profile's enrollment audio instead, once per enrollment.
+Each candidate voice (the engine's measured good voices for a language) is
+embedded once by the profile server (its Embed RPC, on a short reference
+synthesis) and cached on disk per voice and embedder, with its median pitch. A
+profile then gets, among the candidates of the speaker's gender (told by the
+profile's median pitch) if there are any, the one whose speaker vector is
+nearest by cosine; for blendable (Kokoro) voices, the two or three nearest are
+mixed, weighted by similarity. Where the voice's pitch and the speaker's are at
+least SHIFT_SEMITONES apart, the voice is shifted toward the speaker: its pitch to
+the speaker's median (pitch_median_hertz), and its formants by the same ratio to
+the power FORMANT_EXPONENT (adult male and female voices differ by about 0.55 in
+F0 and 0.85 in formants, hence log 0.85 / log 0.55), so a woman's synthetic voice
+speaking for a man is lowered in pitch and timbre both.
+An engine that clones (XTTS) gets the profile's enrollment audio instead, once
+per enrollment.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import logging
+import math
 import re
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -41,6 +52,44 @@ BLEND_SIZE = 3
 BLEND_MARGIN = 0.1
 """A voice joins the blend only if its similarity is within this of the best."""
 TIMEOUT = 30.0
+CACHE_VERSION = 2
+"""Bumped when a cached voice record changes shape (2: with its median pitch)."""
+FORMANT_EXPONENT = math.log(0.85) / math.log(0.55)
+SHIFT_SEMITONES = 8.0
+"""Smallest pitch distance between voice and speaker that is shifted (bench/voice_shift.py chose it on dev)."""
+MALE_BELOW = 160.0
+PITCH_RANGE = (0.5, 2.0)
+"""Pitch ratios are clamped to this: further than an octave the shifted voice breaks up."""
+
+
+@dataclass(frozen=True)
+class VoicePrint:
+    """A voice's embedding by the profile server's embedder, and its median pitch."""
+
+    vector: np.ndarray
+    pitch_hz: float
+
+
+def toward(voice_hz: float, speaker_hz: float, min_semitones: float = 0.0) -> tuple[float, float]:
+    """(pitch ratio, formant ratio) moving a voice of median pitch voice_hz toward a speaker's.
+
+    (1, 1) when either pitch is unknown or they are less than min_semitones apart.
+    """
+    if voice_hz <= 0 or speaker_hz <= 0 or abs(12 * math.log2(speaker_hz / voice_hz)) < min_semitones:
+        return 1.0, 1.0
+    low, high = PITCH_RANGE
+    pitch = min(high, max(low, speaker_hz / voice_hz))
+    return pitch, pitch**FORMANT_EXPONENT
+
+
+def gender(pitch_hz: float) -> str:
+    """The likelier gender of an adult voice by its median pitch ("" if unknown).
+
+    MALE_BELOW lies between the usual ranges of men's (85-155 Hz) and women's (165-255 Hz) speech.
+    """
+    if pitch_hz <= 0:
+        return ""
+    return "male" if pitch_hz < MALE_BELOW else "female"
 
 
 def speaker_dim(embedder: str, size: int) -> int:
@@ -60,14 +109,19 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 class VoiceMatcher:
     """Resolves voice_profile_id to a voice through the profile server."""
 
-    def __init__(self, address: str, engine: Engine, executor: Executor, cache: Path) -> None:
+    def __init__(
+        self, address: str, engine: Engine, executor: Executor, cache: Path, shift: float | None = SHIFT_SEMITONES
+    ) -> None:
+        """shift: move the chosen voice's pitch and formants toward the speaker when their pitches are at least
+        this many semitones apart; None never shifts."""
         self.address = address
         self.engine = engine
         self.executor = executor
         self.cache = cache
         self._channel = grpc.aio.insecure_channel(address)
         self._stub = profile_pb2_grpc.VoiceProfileServiceStub(self._channel)
-        self._vectors: dict[str, dict[str, np.ndarray]] = {}
+        self.shift = shift
+        self._vectors: dict[str, dict[str, VoicePrint]] = {}
         self._references: dict[str, bytes] = {}
         self._lock = asyncio.Lock()
 
@@ -85,8 +139,10 @@ class VoiceMatcher:
         vectors = await self.voice_vectors(profile.embedder)
         dim = speaker_dim(profile.embedder, len(profile.embedding))
         target = np.asarray(profile.embedding, dtype=np.float32)[:dim]
+        candidates = self.engine.candidates(language)
+        same = [v for v in candidates if v.gender and v.gender == gender(profile.pitch_median_hertz)]
         scored = sorted(
-            ((cosine(target, vectors[v.name][:dim]), v) for v in self.engine.voices() if language in v.languages),
+            ((cosine(target, vectors[v.name].vector[:dim]), v) for v in same or candidates),
             key=lambda pair: -pair[0],
         )
         if not scored:
@@ -102,12 +158,18 @@ class VoiceMatcher:
             if len(group) > 1:
                 total = sum(score for score, _ in group)
                 choice = VoiceChoice(best, tuple((voice, score / total) for score, voice in group))
+        if self.shift is not None:
+            pitch, formant = toward(vectors[best.name].pitch_hz, profile.pitch_median_hertz, self.shift)
+            choice = dataclasses.replace(choice, pitch=pitch, formant=formant)
         log.info(
-            "profile %s (%s) in %s -> %s; nearest: %s",
+            "profile %s (%s, %.0f Hz) in %s -> %s, pitch x%.2f, formants x%.2f; nearest: %s",
             profile_id,
             profile.display_name or "unnamed",
+            profile.pitch_median_hertz,
             language,
             choice.label,
+            choice.pitch,
+            choice.formant,
             ", ".join(f"{v.name} {s:.3f}" for s, v in scored[:4]),
         )
         return choice
@@ -149,52 +211,64 @@ class VoiceMatcher:
             return InvalidArgument(f"{what}: {err.details()}")
         return Unavailable(f"profile server {self.address} failed for {what}: {err.code().name}: {err.details()}")
 
-    async def prefetch(self) -> None:
-        """Embed every voice with the profile server's embedder ahead of the first profile request.
+    def matchable(self) -> list[Voice]:
+        """Every voice some language may match a profile to (the engine's candidates), in voice order."""
+        languages = {language for voice in self.engine.voices() for language in voice.languages}
+        names = {voice.name for language in languages for voice in self.engine.candidates(language)}
+        return [voice for voice in self.engine.voices() if voice.name in names]
 
-        A cloning engine needs no voice embeddings.
+    async def prefetch(self) -> None:
+        """Embed every matchable voice with the profile server's embedder ahead of the first profile request.
+
+        A cloning engine needs no voice embeddings. Retries while the profile server is starting.
         """
         if isinstance(self.engine, Cloner):
             return
-        voice = self.engine.voices()[0]
-        for attempt in range(30):
+        voices = self.matchable()
+        for attempt in range(60):
             try:
-                embedder, _ = await self._embed(voice)
+                embedder = (await self._embed(voices[0]))[0]
                 await self.voice_vectors(embedder)
                 return
             except Unavailable as err:
                 log.debug("profile server not ready (attempt %d): %s", attempt + 1, err)
-                await asyncio.sleep(2.0)
+                await asyncio.sleep(1.0)
             except RequestError as err:
                 log.warning("could not embed the voices ahead of time: %s", err)
                 return
         log.warning("could not embed the voices ahead of time: profile server %s unavailable", self.address)
 
-    async def voice_vectors(self, embedder: str) -> dict[str, np.ndarray]:
-        """Every voice's embedding by the named embedder, from the disk cache or the profile server."""
+    async def voice_vectors(self, embedder: str) -> dict[str, VoicePrint]:
+        """Each matchable voice's embedding and pitch by the embedder, from the disk cache or the profile server."""
         async with self._lock:
             if embedder not in self._vectors:
-                vectors = {}
-                for voice in self.engine.voices():
+                prints = {}
+                for voice in self.matchable():
                     path = self._cache_path(voice, embedder)
                     if path.exists():
-                        vectors[voice.name] = np.asarray(json.loads(path.read_text())["embedding"], dtype=np.float32)
+                        record = json.loads(path.read_text())
+                        prints[voice.name] = VoicePrint(np.asarray(record["embedding"], np.float32), record["pitch_hz"])
                         continue
-                    made_by, vector = await self._embed(voice)
+                    made_by, found = await self._embed(voice)
                     if made_by != embedder:
                         raise FailedPrecondition(
                             f"the profile was made by embedder {embedder!r} but the profile server now embeds "
                             f"with {made_by!r}; re-enroll the profile"
                         )
-                    record = {"voice": voice.name, "embedder": embedder, "embedding": vector.tolist()}
+                    record = {
+                        "voice": voice.name,
+                        "embedder": embedder,
+                        "embedding": found.vector.tolist(),
+                        "pitch_hz": found.pitch_hz,
+                    }
                     write_atomic(path, json.dumps(record).encode())
-                    vectors[voice.name] = vector
-                    log.info("embedded voice %s with %s", voice.name, embedder)
-                self._vectors[embedder] = vectors
+                    prints[voice.name] = found
+                    log.info("embedded voice %s with %s (median pitch %.0f Hz)", voice.name, embedder, found.pitch_hz)
+                self._vectors[embedder] = prints
             return self._vectors[embedder]
 
-    async def _embed(self, voice: Voice) -> tuple[str, np.ndarray]:
-        """(embedder, embedding) of the voice reading the reference text."""
+    async def _embed(self, voice: Voice) -> tuple[str, VoicePrint]:
+        """(embedder, embedding and pitch) of the voice reading the reference text."""
         if voice.name not in self._references:
             loop = asyncio.get_running_loop()
             self._references[voice.name] = await loop.run_in_executor(self.executor, self._reference, voice)
@@ -209,7 +283,8 @@ class VoiceMatcher:
             response = await self._stub.Embed(profile_pb2.EmbedRequest(audio=audio), timeout=TIMEOUT)
         except grpc.aio.AioRpcError as err:
             raise self._error(err, f"embedding voice {voice.name!r}") from None
-        return response.embedder, np.asarray(response.embedding, dtype=np.float32)
+        vector = np.asarray(response.embedding, dtype=np.float32)
+        return response.embedder, VoicePrint(vector, response.pitch_median_hertz)
 
     def _reference(self, voice: Voice) -> bytes:
         """The voice reading the reference text, as 16 kHz LINEAR16."""
@@ -218,5 +293,5 @@ class VoiceMatcher:
         return to_pcm16(resample(np.concatenate(chunks), voice.sample_rate, EMBED_RATE))
 
     def _cache_path(self, voice: Voice, embedder: str) -> Path:
-        key = hashlib.sha256(f"{voice.engine}/{voice.name}|{embedder}|{REFERENCE_TEXT}".encode()).hexdigest()[:24]
-        return self.cache / f"{voice.name}-{key}.json"
+        key = f"{voice.engine}/{voice.name}|{embedder}|{REFERENCE_TEXT}|{CACHE_VERSION}"
+        return self.cache / f"{voice.name}-{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"

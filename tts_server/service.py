@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
+import numpy as np
 from google.protobuf.duration_pb2 import Duration
 
 from common.audio import Framer, check_format, resample, to_pcm16
@@ -21,11 +23,14 @@ from common.streams import split_config
 from lingua.tts.v1 import tts_pb2, tts_pb2_grpc
 from tts_server.engines import Engine, Voice, VoiceChoice
 from tts_server.matching import VoiceMatcher
+from tts_server.shift import shift
 from tts_server.text import Chunker, Limits
 
 log = logging.getLogger(__name__)
 
 DEFAULT_RATE = 16000
+SPEAKING_RATES = (0.5, 2.0)
+PITCH_SEMITONES = 12.0
 MAX_MESSAGE_SECONDS = 1.0
 """Longest audio in one AudioChunk message; a longer piece goes out in several."""
 
@@ -93,6 +98,7 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServiceServicer):
                     language_codes=sorted(voice.languages),
                     engine=voice.engine,
                     native_sample_rate_hertz=voice.sample_rate,
+                    gender=voice.gender,
                 )
                 for voice in self.voices.values()
                 if language is None or language in voice.languages
@@ -146,7 +152,7 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServiceServicer):
             if default is None:
                 raise InvalidArgument(f"no voice speaks {language!r}")
             choice = VoiceChoice(default)
-        return Setup(language, region, choice, rate)
+        return Setup(language, region, _styled(choice, config, self.engine.base_rate(choice.voice, language)), rate)
 
     def _named_voice(self, name: str, language: str) -> Voice:
         """The voice called name, which must speak language."""
@@ -239,10 +245,22 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServiceServicer):
         queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
         stop = threading.Event()
         native = setup.choice.voice.sample_rate
+        choice = setup.choice
+
+        def chunks() -> Iterator[np.ndarray]:
+            """The engine's chunks, or with a voice shift the whole piece shifted (it needs the whole pitch contour)."""
+            made = self.engine.synthesize(text, choice, setup.language, setup.region)
+            if not choice.shifted:
+                yield from made
+                return
+            audio = [chunk for chunk in made if not stop.is_set()]
+            if audio:
+                pitch = 1.0 if choice.voice.native_pitch else choice.pitch
+                yield shift(np.concatenate(audio), native, pitch, choice.formant)
 
         def work() -> None:
             try:
-                for chunk in self.engine.synthesize(text, setup.choice, setup.language, setup.region):
+                for chunk in chunks():
                     if stop.is_set():
                         break
                     loop.call_soon_threadsafe(queue.put_nowait, to_pcm16(resample(chunk, native, setup.rate)))
@@ -260,6 +278,19 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServiceServicer):
                 yield item
         finally:
             stop.set()
+
+
+def _styled(choice: VoiceChoice, config: tts_pb2.SynthesisConfig, base_rate: float) -> VoiceChoice:
+    """The choice at the voice's base rate times the config's, with its pitch; InvalidArgument when out of range."""
+    rate = config.speaking_rate or 1.0
+    low, high = SPEAKING_RATES
+    if not low <= rate <= high:
+        raise InvalidArgument(f"speaking_rate {config.speaking_rate:g} is out of range; use {low:g} to {high:g}, or 0")
+    if abs(config.pitch_semitones) > PITCH_SEMITONES:
+        limit = f"{PITCH_SEMITONES:g}"
+        raise InvalidArgument(f"pitch_semitones {config.pitch_semitones:g} is out of range; use -{limit} to {limit}")
+    pitch = choice.pitch * 2 ** (config.pitch_semitones / 12)
+    return dataclasses.replace(choice, rate=choice.rate * rate * base_rate, pitch=pitch)
 
 
 def _marker(kind: int, segment_id: str, voice: str) -> tts_pb2.StreamingSynthesizeResponse:

@@ -11,12 +11,20 @@ from tts_server.engines.base import Cloner, Engine, Synthesizer, Voice, VoiceCho
 
 def _embedded(args: argparse.Namespace, defaults: dict[str, str]) -> Engine:
     from tts_server.engines.embedded import EmbeddedSynthesizer
-    from tts_server.engines.espeak import EspeakSynthesizer
+    from tts_server.engines.espeak import EspeakSynthesizer, MbrolaSynthesizer
     from tts_server.engines.kokoro import KokoroSynthesizer
+    from tts_server.engines.pico import PicoSynthesizer
     from tts_server.engines.piper import PiperSynthesizer
 
-    parts: list[Synthesizer] = [PiperSynthesizer(args.threads), KokoroSynthesizer(args.threads), EspeakSynthesizer()]
-    return EmbeddedSynthesizer(parts, defaults)
+    parts: list[Synthesizer] = [
+        PicoSynthesizer(),
+        PiperSynthesizer(args.threads),
+        KokoroSynthesizer(args.threads),
+        MbrolaSynthesizer(),
+        EspeakSynthesizer(),
+    ]
+    overrides = {lang: voice for lang, voice in defaults.items() if lang != PREFER}
+    return EmbeddedSynthesizer(parts, overrides, engine=defaults.get(PREFER, ""))
 
 
 def _xtts(args: argparse.Namespace, defaults: dict[str, str]) -> Engine:
@@ -34,6 +42,9 @@ def _xtts(args: argparse.Namespace, defaults: dict[str, str]) -> Engine:
     )
 
 
+PREFER = "*"
+"""Key in the default-voice overrides naming an engine whose best-measured voices to prefer ("kokoro")."""
+
 ENGINES: dict[str, Callable[[argparse.Namespace, dict[str, str]], Engine]] = {"embedded": _embedded, "xtts": _xtts}
 """Engine name -> factory(parsed flags, default voice overrides by language)."""
 
@@ -47,4 +58,4 @@ def build(name: str, args: argparse.Namespace, defaults: dict[str, str] | None =
     return factory(args, defaults or {})
 
 
-__all__ = ["ENGINES", "Cloner", "Engine", "Synthesizer", "Voice", "VoiceChoice", "build"]
+__all__ = ["ENGINES", "PREFER", "Cloner", "Engine", "Synthesizer", "Voice", "VoiceChoice", "build"]

@@ -24,6 +24,10 @@ class Voice:
     """Whether its style can be mixed with other voices of the same engine."""
     clone_key: str = ""
     """For a voice cloned from a profile at run time: the engine's key of its conditioning; "" otherwise."""
+    gender: str = ""
+    """"female", "male", or "" when unknown."""
+    native_pitch: bool = False
+    """Whether the engine applies VoiceChoice.pitch itself; otherwise the service shifts the audio."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,17 @@ class VoiceChoice:
     """The voice itself, or the heaviest voice of a blend."""
     mix: tuple[tuple[Voice, float], ...] = ()
     """For a blend: each voice and its weight (weights sum to 1)."""
+    rate: float = 1.0
+    """Speaking rate: 1.0 is the voice's own, 2.0 twice as fast."""
+    pitch: float = 1.0
+    """Pitch (F0) as a ratio to the voice's own."""
+    formant: float = 1.0
+    """Formant (timbre) shift ratio, below 1 for a longer vocal tract; applied to the audio by the service."""
+
+    @property
+    def shifted(self) -> bool:
+        """Whether the service must shift the engine's audio (formants, or pitch the engine cannot set)."""
+        return self.formant != 1.0 or (self.pitch != 1.0 and not self.voice.native_pitch)
 
     @property
     def label(self) -> str:
@@ -71,6 +86,14 @@ class Engine(Synthesizer, Protocol):
 
     def default_voice(self, language: str) -> Voice | None:
         """The voice to use when a stream names none; None if no voice speaks the language."""
+        ...
+
+    def candidates(self, language: str) -> list[Voice]:
+        """The voices a voice profile may be matched to in language (best first)."""
+        ...
+
+    def base_rate(self, voice: Voice, language: str) -> float:
+        """The voice's own speaking rate in language (1.0 is the engine's normal rate)."""
         ...
 
 

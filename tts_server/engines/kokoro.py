@@ -36,6 +36,9 @@ ESPEAK_LANGUAGES = {"en": "en-us", "es": "es", "fr": "fr-fr", "it": "it", "pt": 
 REGIONS = {"en-gb": "en-gb", "en-us": "en-us", "pt-br": "pt-br", "pt-pt": "pt"}
 """Region tags that pick another espeak-ng language."""
 
+GENDERS = {"f": "female", "m": "male"}
+"""Kokoro voice names start with a language letter, then f or m (jf_alpha, jm_kumo)."""
+
 log = logging.getLogger(__name__)
 _QUIET = logging.getLogger(__name__ + ".phonemizer")
 _QUIET.setLevel(logging.ERROR)  # phonemizer warns on every language switch it removes
@@ -94,7 +97,8 @@ class KokoroSynthesizer:
         }
         self.languages = frozenset({*ESPEAK_LANGUAGES, *(["ja"] if _japanese() else [])})
         self._voices = [
-            Voice(name, self.name, self.languages, SAMPLE_RATE, blendable=True) for name in sorted(self._styles)
+            Voice(name, self.name, self.languages, SAMPLE_RATE, blendable=True, gender=GENDERS.get(name[1:2], ""))
+            for name in sorted(self._styles)
         ]
         self._phonemizers: dict[str, Callable[[str], str]] = {}
         self._phonemizer_lock = threading.Lock()
@@ -144,6 +148,7 @@ class KokoroSynthesizer:
             phonemes,
             self.style(choice),
             is_phonemes=True,
+            speed=choice.rate,
             sentence_pause=SENTENCE_PAUSE,
             clause_pause=CLAUSE_PAUSE,
         )

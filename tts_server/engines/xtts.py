@@ -163,6 +163,14 @@ class XttsSynthesizer:
             return None
         return self.defaults.get(language, self._voices[0])
 
+    def candidates(self, language: str) -> list[Voice]:
+        """The built-in voices that speak language (a profile is cloned, not matched)."""
+        return list(self._voices) if language in self.languages else []
+
+    def base_rate(self, voice: Voice, language: str) -> float:
+        """XTTS speaks at its own rate."""
+        return 1.0
+
     def cloned(self, profile_id: str, version: str) -> Voice | None:
         """The profile's voice if this enrollment is conditioned already (in memory or on disk)."""
         key = self._key(profile_id, version)
