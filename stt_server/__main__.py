@@ -25,6 +25,18 @@ DETECT_LANGUAGES = ("en", "es", "fr", "de", "it", "pt", "ca")
 """The languages the conference serves end to end (MT and TTS): what detection answers with by default."""
 
 
+def _detect_languages(flag: str | None, supported: frozenset[str]) -> frozenset[str]:
+    """What detection may answer with: the flag's languages (each must be supported), else the served ones."""
+    if flag is None:
+        return frozenset(tag for tag in DETECT_LANGUAGES if tag in supported)
+    try:
+        return frozenset(
+            require_supported(tag, supported, "--detect-languages") for tag in flag.split(",") if tag.strip()
+        )
+    except InvalidArgument as err:
+        raise SystemExit(f"stt_server: {err}") from None
+
+
 def _args() -> argparse.Namespace:
     p = parser("stt", 50051, "Streaming speech-to-text gRPC server.")
     p.add_argument("--engine", default="embedded", choices=sorted(ENGINES), help="recognition engine")
@@ -35,8 +47,9 @@ def _args() -> argparse.Namespace:
     p.add_argument("--final-beam-size", type=int, default=1, help="beam size of final decodes (partials are greedy)")
     p.add_argument(
         "--detect-languages",
-        default=",".join(DETECT_LANGUAGES),
-        help="languages auto-detection may answer with (comma-separated; empty: any Whisper language)",
+        default=None,
+        help="languages auto-detection may answer with (comma-separated; empty: any the engine knows); "
+        f"default: those of {','.join(DETECT_LANGUAGES)} the engine supports",
     )
     p.add_argument(
         "--english-model",
@@ -70,14 +83,7 @@ def main() -> None:
     engine.recognizer.warm_up()
     log.info("engine %s ready in %.1f s", args.engine, time.monotonic() - started)
     pool = DecodePool(engine.recognizer)
-    try:
-        detect = frozenset(
-            require_supported(tag, engine.recognizer.languages, "--detect-languages")
-            for tag in args.detect_languages.split(",")
-            if tag.strip()
-        )
-    except InvalidArgument as err:
-        raise SystemExit(f"stt_server: {err}") from None
+    detect = _detect_languages(args.detect_languages, engine.recognizer.languages)
     servicer = SpeechToTextServicer(engine, pool, Tuning(max_utterance_s=args.max_utterance_s), detect)
 
     async def register(server: grpc.aio.Server) -> Sequence[str]:

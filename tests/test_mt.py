@@ -24,7 +24,7 @@ SENTENCES: dict[tuple[str, str], list[tuple[str, tuple[str, ...]]]] = {
         ("The conference will begin shortly.", ("conferencia",)),
     ],
     ("es", "en"): [
-        ("Buenos días, ¿cómo estás?", ("Good morning",)),
+        ("Hola, ¿cómo estás?", ("how are you",)),
         ("La reunión empieza a las tres.", ("meeting", "three")),
         ("Por favor, deje su mensaje después de la señal.", ("message", "after")),
     ],
@@ -150,9 +150,9 @@ def test_unknown_words_unmarked(stub: mt_pb2_grpc.TranslatorServiceStub) -> None
 
 
 def test_do_not_translate_survives_every_route(stub: mt_pb2_grpc.TranslatorServiceStub) -> None:
-    plain = translate(stub, "en", "es", "We meet at the Green Bridge with Apple.").text
+    plain = translate(stub, "en", "fr", "We meet at the Green Bridge with Apple.").text
     assert "Green Bridge" not in plain  # Apertium translates it when not protected
-    kept = translate(stub, "en", "es", "We meet at the Green Bridge with Apple.", do_not_translate=["green bridge"])
+    kept = translate(stub, "en", "fr", "We meet at the Green Bridge with Apple.", do_not_translate=["green bridge"])
     assert "Green Bridge" in kept.text, kept.text
     pairs = stub.ListLanguagePairs(mt_pb2.ListLanguagePairsRequest()).pairs
     for pair in pairs:
