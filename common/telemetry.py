@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -89,9 +90,11 @@ class TracingInterceptor(grpc.aio.ServerInterceptor):
             if inspect.isasyncgenfunction(behavior):
 
                 async def stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                    # Not made current: a context attached across `yield` cannot be detached
-                    # when the client cancels (the generator is closed in another context).
+                    # Made current for the rest of the RPC's own task and never detached: a
+                    # context attached across `yield` cannot be detached when the client
+                    # cancels (the generator is closed in another context).
                     span = tracer.start_span(name, context=parent, kind=trace.SpanKind.SERVER)
+                    otel_context.attach(trace.set_span_in_context(span, parent))
                     try:
                         async for item in behavior(request, context):
                             yield item

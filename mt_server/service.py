@@ -11,6 +11,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import grpc
+from opentelemetry import trace
 
 from common.errors import InvalidArgument, Unavailable, handle_errors
 from common.languages import base_language, require_supported
@@ -173,8 +174,18 @@ class TranslatorService(mt_pb2_grpc.TranslatorServiceServicer):
             request.do_not_translate,
             request.formality,
         )
+        route = [step.label for step in target.route]
+        trace.get_current_span().set_attributes(
+            {
+                "lingua.source_language": target.source,
+                "lingua.target_language": target.target,
+                "lingua.route": route,
+                "lingua.engine": sorted({label.split(":")[0] for label in route}),
+                "lingua.text_length": len(request.text),
+            }
+        )
         text = await self.translate(self.check_text(request.text, "text"), target)
-        return mt_pb2.TranslateResponse(text=text, route=[step.label for step in target.route])
+        return mt_pb2.TranslateResponse(text=text, route=route)
 
     @handle_errors
     async def ListLanguagePairs(

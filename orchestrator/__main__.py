@@ -22,6 +22,7 @@ from lingua.conference.v1 import conference_pb2, conference_pb2_grpc
 from orchestrator.ari import Ari, AriConfig
 from orchestrator.calls import CallHandler
 from orchestrator.conference import Conference
+from orchestrator.listening import CatchUp
 from orchestrator.service import ConferenceServicer
 from orchestrator.stages import Stage
 
@@ -62,6 +63,20 @@ def main() -> None:
         help="ask STT for partial results (live captions, sentences sent ahead of the final); costs STT CPU",
     )
     p.add_argument("--frame-span-ratio", type=float, default=0.01, help="fraction of 20 ms ticks traced as spans")
+    default = CatchUp()
+    p.add_argument(
+        "--catch-up-after-s",
+        type=float,
+        default=default.after_s,
+        help="a listener this far behind on a speaker hears their next utterance faster",
+    )
+    p.add_argument("--max-catch-up-rate", type=float, default=default.max_rate, help="fastest catch-up speaking rate")
+    p.add_argument(
+        "--drop-after-s",
+        type=float,
+        default=default.drop_s,
+        help="a listener this far behind when a new utterance arrives has the stale audio dropped",
+    )
     args = p.parse_args()
     run(args, *_wire(args))
 
@@ -69,7 +84,12 @@ def main() -> None:
 def _wire(args: argparse.Namespace) -> tuple[Register, Callable[[], Awaitable[None]]]:
     """Build the conference and return the server's register and stop hooks."""
     stt, mt, tts = (Stage(name, getattr(args, name).split(",")) for name in ("stt", "mt", "tts"))
-    conference = Conference(stt, mt, tts, frame_span_ratio=args.frame_span_ratio, partials=args.partials)
+    if not (0 <= args.catch_up_after_s < args.drop_after_s and 1.0 <= args.max_catch_up_rate <= 2.0):
+        raise SystemExit("need 0 <= --catch-up-after-s < --drop-after-s and 1 <= --max-catch-up-rate <= 2")
+    catch_up = CatchUp(after_s=args.catch_up_after_s, max_rate=args.max_catch_up_rate, drop_s=args.drop_after_s)
+    conference = Conference(
+        stt, mt, tts, frame_span_ratio=args.frame_span_ratio, partials=args.partials, catch_up=catch_up
+    )
     ari = None if args.no_ari else Ari(ari_config(Path(args.ari_env)))
     tasks: list[asyncio.Task[None]] = []
 

@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 
 from lingua.conference.v1 import conference_pb2
 from lingua.stt.v1 import stt_pb2
 from orchestrator import metrics
 from orchestrator.frames import SILENCE, InputBuffer, PlaybackQueue
+from orchestrator.listening import CatchUp, Hearing, wall_ns
 from orchestrator.pipeline import ASRQueue, MTQueue, Piece, TTSQueue, Utterance
 from orchestrator.stages import Stage
 
@@ -78,14 +80,24 @@ class Conference:
     same language, then mixes one frame per listener and sends it.
     """
 
-    def __init__(self, stt: Stage, mt: Stage, tts: Stage, frame_span_ratio: float = 0.0, partials: bool = True) -> None:
+    def __init__(
+        self,
+        stt: Stage,
+        mt: Stage,
+        tts: Stage,
+        frame_span_ratio: float = 0.0,
+        partials: bool = True,
+        catch_up: CatchUp | None = None,
+    ) -> None:
         self.stt, self.mt, self.tts = stt, mt, tts
         self.partials = partials
+        self.catch_up = catch_up or CatchUp()
         self.frame_span_ratio = frame_span_ratio
         self.participants: dict[str, Participant] = {}
         self._caption_watchers: list[tuple[str, asyncio.Queue[conference_pb2.Caption]]] = []
         self._ids = itertools.count(1)
         self.tick_cpu: deque[float] = deque(maxlen=3000)
+        self.late_ticks = 0
 
     def join(self, name: str, language: str, profile_id: str, transport: Transport, kind: int) -> Participant:
         """Add a participant and start their tiers."""
@@ -119,6 +131,14 @@ class Conference:
         """Languages someone listens in, other than exclude."""
         return {p.language for p in self.participants.values()} - {exclude}
 
+    def listeners(self, speaker: Participant, language: str) -> list[Participant]:
+        """Who hears speaker translated into language."""
+        return [p for p in self.participants.values() if p.language == language and p is not speaker]
+
+    def backlog(self, speaker: Participant, language: str) -> float:
+        """Seconds of speaker's audio still queued for the furthest-behind listener of language."""
+        return max((p.playback.queued_seconds(speaker.id) for p in self.listeners(speaker, language)), default=0.0)
+
     # The frame loop.
 
     async def run(self) -> None:
@@ -129,6 +149,7 @@ class Conference:
             deadline += FRAME_S
             if loop.time() - deadline > 5 * FRAME_S:
                 metrics.TICK_LATE.inc()
+                self.late_ticks += 1
                 deadline = loop.time()
             self.tick()
             await asyncio.sleep(max(0.0, deadline - loop.time()))
@@ -182,17 +203,32 @@ class Conference:
         utterance.final_at = time.perf_counter()
         utterance.speech_end = clock(result.end_offset.ToTimedelta().total_seconds())
         metrics.observe_stage("stt_final", utterance.final_at - utterance.speech_end)
-        utterance.span.add_event("stt_final", {"lingua.transcript": result.transcript})
+        utterance.span.set_attribute("lingua.text_length", len(result.transcript))
+        utterance.stt_span.add_event("speech_end", timestamp=wall_ns(utterance.speech_end))
+        utterance.stt_span.set_attributes(
+            {"lingua.text_length": len(result.transcript), "lingua.detected_language": result.language_code}
+        )
+        utterance.stt_span.end()
         rest = " ".join(result.transcript.split()[utterance.words_sent :])
         p.mt.put(Piece(utterance, rest, final=True))
         p.utterance = None
 
     def _start_utterance(self, p: Participant, speech_start: float) -> Utterance:
-        span = tracer.start_span(
+        attributes = {"lingua.speaker": p.id, "lingua.speaker_name": p.name, "lingua.language": p.language}
+        number = next(p.utterances)
+        span = tracer.start_span(  # a root: one trace per utterance, not one per Join stream or call
             "utterance",
-            attributes={"lingua.speaker": p.id, "lingua.language": p.language},
+            context=Context(),
+            start_time=wall_ns(speech_start),
+            attributes={**attributes, "lingua.utterance": number},
         )
-        p.utterance = Utterance(p, next(p.utterances), span, speech_start)
+        stt = tracer.start_span(
+            "stt",
+            context=trace.set_span_in_context(span),
+            start_time=wall_ns(speech_start),
+            attributes={**attributes, "lingua.stt.server": self.stt.address},
+        )
+        p.utterance = Utterance(p, number, span, stt, speech_start)
         return p.utterance
 
     def _commit_sentences(self, utterance: Utterance, stable: str) -> None:
@@ -207,26 +243,31 @@ class Conference:
     # Translation audio -> listeners.
 
     def deliver(self, utterance: Utterance, language: str, frames: list[bytes]) -> None:
-        """Queue translated frames for every listener of language."""
-        for listener in self.participants.values():
-            if listener.language == language and listener is not utterance.speaker:
-                mark = None
-                if listener.id not in utterance.played_to:
-                    utterance.played_to.add(listener.id)
-                    mark = self._first_playback(utterance, listener.id)
-                listener.playback.push(utterance.speaker.id, frames, mark)
+        """Queue translated frames for every listener of language.
 
-    def _first_playback(self, utterance: Utterance, listener_id: str) -> Callable[[], None]:
-        def played() -> None:
-            if utterance.speech_end is not None:
-                latency = time.perf_counter() - utterance.speech_end
-                metrics.observe_end_to_end(latency)
-                if utterance.span.is_recording():
-                    utterance.span.add_event(
-                        "first_playback", {"lingua.listener": listener_id, "lingua.latency_ms": latency * 1000}
-                    )
+        A listener who is more than catch_up.drop_s behind on this speaker when a new
+        utterance arrives has the stale audio dropped first.
+        """
+        speaker = utterance.speaker
+        for listener in self.listeners(speaker, language):
+            mark = None
+            if listener.id not in utterance.heard_by:
+                behind = listener.playback.queued_seconds(speaker.id)
+                if behind > self.catch_up.drop_s:
+                    dropped = listener.playback.drop(speaker.id)
+                    metrics.DROPPED.labels("stale", listener.id).inc(dropped)
+                    log.info("%s was %.1f s behind %s: dropped the stale audio", listener.label, behind, speaker.label)
+                hearing = Hearing(utterance, listener.id, language, behind)
+                utterance.heard_by[listener.id] = hearing
+                mark = hearing.first
+            listener.playback.push(speaker.id, frames, mark)
 
-        return played
+    def delivered(self, utterance: Utterance, language: str) -> None:
+        """All of utterance's audio in language is queued: mark its end for each of its listeners."""
+        for listener in self.listeners(utterance.speaker, language):
+            hearing = utterance.heard_by.get(listener.id)
+            if hearing is not None:
+                listener.playback.mark(utterance.speaker.id, hearing.last)
 
     # Captions.
 

@@ -73,8 +73,8 @@ class InputBuffer:
         return len(self._frames)
 
 
-Mark = Callable[[], None]
-"""Called when a marked frame is first played out."""
+Mark = Callable[[bool], None]
+"""Called when its place in a queue is played out (True) or dropped as stale (False)."""
 
 
 class PlaybackQueue:
@@ -82,41 +82,79 @@ class PlaybackQueue:
 
     A source is another participant (their original audio, or their speech
     translated for this listener). Sources play in parallel and are summed with
-    clipping. A frame may carry a mark, called when that frame is mixed out:
-    that is how the first playback of an utterance is timed.
+    clipping. Marks sit between frames and are called when the next frame is
+    mixed out (or the queue runs dry after them): that is how an utterance's
+    first and last translated audio is timed. `drop` discards a source's queued
+    audio (stale translation a listener fell too far behind on).
     """
 
     def __init__(self, capacity: int = 3000) -> None:
         self.capacity = capacity
         self.dropped = 0
-        self._sources: dict[str, deque[tuple[bytes, Mark | None]]] = {}
+        self._sources: dict[str, deque[bytes | Mark]] = {}
+        self._frames: dict[str, int] = {}
 
     def push(self, source: str, frames: list[bytes], mark: Mark | None = None) -> None:
-        """Queue whole frames from source; mark goes with the first of them."""
+        """Queue whole frames from source; mark is called as the first of them plays."""
         queue = self._sources.setdefault(source, deque())
-        for i, frame in enumerate(frames):
-            if len(queue) >= self.capacity:
-                queue.popleft()
-                self.dropped += 1
-            queue.append((frame, mark if i == 0 else None))
+        if mark is not None:
+            queue.append(mark)
+        for frame in frames:
+            if self._frames.get(source, 0) >= self.capacity:
+                self._discard_oldest(source)
+            queue.append(frame)
+            self._frames[source] = self._frames.get(source, 0) + 1
+
+    def mark(self, source: str, mark: Mark) -> None:
+        """Queue a mark after what source has queued: called once that has played."""
+        self._sources.setdefault(source, deque()).append(mark)
+
+    def queued_seconds(self, source: str) -> float:
+        """Audio from source still to play."""
+        return self._frames.get(source, 0) * FRAME_SAMPLES / RATE
+
+    def drop(self, source: str) -> int:
+        """Discard what source has queued (its marks are told); return frames dropped."""
+        queue = self._sources.get(source)
+        dropped = self._frames.pop(source, 0)
+        if queue:
+            marks = [item for item in queue if callable(item)]
+            queue.clear()
+            for m in marks:
+                m(False)
+        self.dropped += dropped
+        return dropped
+
+    def _discard_oldest(self, source: str) -> None:
+        queue = self._sources[source]
+        while queue and callable(queue[0]):
+            queue.popleft()(False)  # type: ignore[operator]
+        if queue:
+            queue.popleft()
+            self._frames[source] -= 1
+            self.dropped += 1
 
     def remove(self, source: str) -> None:
         """Forget a source (it left)."""
         self._sources.pop(source, None)
+        self._frames.pop(source, None)
 
     def depth(self) -> int:
         """Frames queued across sources."""
-        return sum(len(q) for q in self._sources.values())
+        return sum(self._frames.values())
 
     def mix(self) -> bytes | None:
         """One mixed frame from every source with audio, or None if all are empty."""
         frames: list[bytes] = []
-        for queue in self._sources.values():
-            if queue:
-                frame, mark = queue.popleft()
-                frames.append(frame)
-                if mark is not None:
-                    mark()
+        for source, queue in self._sources.items():
+            while queue:
+                item = queue.popleft()
+                if callable(item):
+                    item(True)
+                    continue
+                frames.append(item)
+                self._frames[source] -= 1
+                break
         if not frames:
             return None
         if len(frames) == 1:

@@ -11,7 +11,7 @@ BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.75, 0
 
 STAGE_LATENCY = Histogram(
     "lingua_stage_latency_seconds",
-    "Per-stage latency: stt_final (end of speech to final), mt, tts_first_audio",
+    "Per-stage latency: stt_final (end of speech to final), mt, tts_first_audio, speech_end_to_last_audio",
     ["stage"],
     buckets=BUCKETS,
 )
@@ -25,9 +25,23 @@ TICK_SECONDS = Histogram(
     "Work done in one 20 ms frame tick",
     buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05),
 )
-TICK_LATE = Counter("lingua_tick_late_total", "Ticks that started more than one frame late")
+TICK_LATE = Counter(
+    "lingua_tick_late_total", "Ticks that started more than five frames late (the schedule then resyncs)"
+)
 QUEUE_DEPTH = Gauge("lingua_queue_depth_frames", "Frames queued per tier and participant", ["tier", "participant"])
-DROPPED = Counter("lingua_dropped_frames_total", "Frames dropped per tier and participant", ["tier", "participant"])
+DROPPED = Counter(
+    "lingua_dropped_frames_total",
+    "Frames dropped per tier (input, asr, stale: translation a listener fell too far behind on) and participant",
+    ["tier", "participant"],
+)
+BACKLOG = Histogram(
+    "lingua_listener_backlog_seconds",
+    "A speaker's translated audio still queued for a listener when the next utterance starts playing",
+    buckets=(0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 10.0),
+)
+UTTERANCES_DROPPED = Counter(
+    "lingua_utterances_dropped_total", "Translated utterances dropped unheard: the listener was too far behind"
+)
 STAGE_ERRORS = Counter("lingua_stage_errors_total", "Failed calls to a stage server", ["stage"])
 PARTICIPANTS = Gauge("lingua_participants", "Participants in the conference")
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import grpc
 from opentelemetry import trace
+from opentelemetry.context import Context
 
 from common.telemetry import outgoing_metadata
 from lingua.audio.v1 import audio_pb2
@@ -30,6 +31,7 @@ from orchestrator.stages import Backoff, Stage, retryable
 
 if TYPE_CHECKING:
     from orchestrator.conference import Conference, Participant
+    from orchestrator.listening import Hearing
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("lingua.orchestrator")
@@ -44,13 +46,17 @@ class Utterance:
     speaker: Participant
     number: int
     span: trace.Span
+    stt_span: trace.Span
+    """From speech start to the final transcript (its `speech_end` event marks the end of speech)."""
     speech_start: float
     speech_end: float | None = None
     final_at: float | None = None
     words_sent: int = 0
-    played_to: set[str] = field(default_factory=set)
+    heard_by: dict[str, Hearing] = field(default_factory=dict)
+    """Listener id -> their hearing of this utterance, from its first translated frame."""
 
-    def context(self) -> object:
+    def context(self) -> Context:
+        """The trace context of its span: what its stage spans are children of."""
         return trace.set_span_in_context(self.span)
 
 
@@ -170,8 +176,15 @@ class MTQueue:
             piece = await self._queue.get()
             targets = self.conference.listener_languages(exclude=self.speaker.language)
             started = time.perf_counter()
-            with tracer.start_as_current_span("mt", context=piece.utterance.context()) as span:  # type: ignore[arg-type]
-                span.set_attribute("lingua.targets", sorted(targets))
+            with tracer.start_as_current_span("mt", context=piece.utterance.context()) as span:
+                span.set_attributes(
+                    {
+                        "lingua.source_language": self.speaker.language,
+                        "lingua.targets": sorted(targets),
+                        "lingua.text_length": len(piece.text),
+                        "lingua.final": piece.final,
+                    }
+                )
                 results = await asyncio.gather(*(self._translate(piece.text, t) for t in sorted(targets)))
             if targets:
                 metrics.observe_stage("mt", time.perf_counter() - started)
@@ -224,49 +237,66 @@ class _Synthesis:
         self.requests.put_nowait(None)
 
     async def run(self) -> None:
-        stage = self.tts.stage
         speaker = self.tts.speaker
-        config = tts_pb2.SynthesisConfig(language_code=self.language, format=LINEAR16)
+        conference = self.tts.conference
+        backlog = conference.backlog(speaker, self.language)
+        rate = conference.catch_up.rate(backlog)
+        config = tts_pb2.SynthesisConfig(language_code=self.language, format=LINEAR16, speaking_rate=rate)
         if speaker.profile_id:
             config.voice_profile_id = speaker.profile_id
-        delivered = False
 
         async def requests() -> AsyncIterator[tts_pb2.StreamingSynthesizeRequest]:
             yield tts_pb2.StreamingSynthesizeRequest(config=config)
             while (request := await self.requests.get()) is not None:
                 yield request
 
-        with tracer.start_as_current_span("tts", context=self.utterance.context()) as span:  # type: ignore[arg-type]
-            span.set_attribute("lingua.language", self.language)
-            for attempt in range(len(stage.addresses) + 1):
-                if attempt:
-                    self._requeue()
-                sent = time.perf_counter()
-                reframer = Reframer()
-                try:
-                    stub = tts_pb2_grpc.TextToSpeechServiceStub(stage.channel())
-                    call = stub.StreamingSynthesize(requests(), metadata=outgoing_metadata())
-                    async for response in call:
-                        if response.HasField("audio"):
-                            if not delivered:
-                                delivered = True
-                                metrics.observe_stage("tts_first_audio", time.perf_counter() - sent)
-                            frames = reframer.split(response.audio.audio_content)
-                            self.tts.conference.deliver(self.utterance, self.language, frames)
+        with tracer.start_as_current_span("tts", context=self.utterance.context()) as span:
+            span.set_attributes(
+                {"lingua.language": self.language, "lingua.speaking_rate": rate, "lingua.backlog_s": round(backlog, 3)}
+            )
+            try:
+                await self._synthesize(config, requests, span)
+            finally:
+                span.set_attribute("lingua.text_length", sum(len(t) for t in self.texts))
+                conference.delivered(self.utterance, self.language)
+
+    async def _synthesize(
+        self,
+        config: tts_pb2.SynthesisConfig,
+        requests: Callable[[], AsyncIterator[tts_pb2.StreamingSynthesizeRequest]],
+        span: trace.Span,
+    ) -> None:
+        stage = self.tts.stage
+        speaker = self.tts.speaker
+        delivered = False
+        for attempt in range(len(stage.addresses) + 1):
+            if attempt:
+                self._requeue()
+            sent = time.perf_counter()
+            reframer = Reframer()
+            try:
+                stub = tts_pb2_grpc.TextToSpeechServiceStub(stage.channel())
+                call = stub.StreamingSynthesize(requests(), metadata=outgoing_metadata())
+                async for response in call:
+                    if response.HasField("audio"):
+                        if not delivered:
+                            delivered = True
+                            metrics.observe_stage("tts_first_audio", time.perf_counter() - sent)
+                            span.add_event("first_audio", {"lingua.tts.server": stage.address})
+                        frames = reframer.split(response.audio.audio_content)
+                        self.tts.conference.deliver(self.utterance, self.language, frames)
+                return
+            except grpc.RpcError as error:
+                metrics.STAGE_ERRORS.labels("tts").inc()
+                if not delivered and _unknown_profile(error) and config.voice_profile_id:
+                    log.warning("no voice profile %r for %s: using a default voice", speaker.profile_id, speaker.label)
+                    speaker.profile_id = ""
+                    config.ClearField("voice")
+                    continue
+                if delivered or not retryable(error):
+                    log.warning("tts failed for %s (%s): %s", speaker.label, self.language, error)
                     return
-                except grpc.RpcError as error:
-                    metrics.STAGE_ERRORS.labels("tts").inc()
-                    if not delivered and _unknown_profile(error) and config.voice_profile_id:
-                        log.warning(
-                            "no voice profile %r for %s: using a default voice", speaker.profile_id, speaker.label
-                        )
-                        speaker.profile_id = ""
-                        config.ClearField("voice")
-                        continue
-                    if delivered or not retryable(error):
-                        log.warning("tts failed for %s (%s): %s", speaker.label, self.language, error)
-                        return
-                    stage.failed(error)
+                stage.failed(error)
 
     def _requeue(self) -> None:
         """Rebuild the request queue for a retry: every text so far, then the end if it came."""

@@ -124,8 +124,10 @@ class ConferenceServicer(conference_pb2_grpc.ConferenceServiceServicer):
         for p in self.conference.participants.values():
             out.dropped_frames[p.id] = p.input.overflow + p.asr.dropped
             out.playback_depth[p.id] = p.playback.depth()
+            out.stale_frames[p.id] = p.playback.dropped
         for stage in (self.conference.stt, self.conference.mt, self.conference.tts):
             out.stage_errors[stage.name] = stage.errors
+        out.late_ticks = self.conference.late_ticks
         if self.conference.tick_cpu:
             out.tick_cpu_p50_us = float(np.median(self.conference.tick_cpu)) * 1e6
         return out

@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 import numpy as np
 from google.protobuf.duration_pb2 import Duration
+from opentelemetry import trace
 
 from common.audio import Framer, check_format, resample, to_pcm16
 from common.errors import FailedPrecondition, InvalidArgument, handle_errors
@@ -112,6 +113,16 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServiceServicer):
         """Config first, then text and flushes; answers with markers and whole 20 ms frames."""
         config, rest = await split_config(request_iterator, "request", "config")
         setup = await self.setup(config)
+        choice = setup.choice
+        trace.get_current_span().set_attributes(
+            {
+                "lingua.language": setup.region,
+                "lingua.engine": choice.voice.engine,
+                "lingua.voice": choice.label,
+                "lingua.speaking_rate": round(choice.rate, 3),
+                "lingua.shifted": choice.shifted,
+            }
+        )
         log.info(
             "stream from %s: %s with voice %s at %d Hz", context.peer(), setup.region, setup.choice.label, setup.rate
         )

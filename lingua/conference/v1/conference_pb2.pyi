@@ -128,7 +128,7 @@ class LatencySummary(_message.Message):
     def __init__(self, name: _Optional[str] = ..., count: _Optional[int] = ..., p50_ms: _Optional[float] = ..., p95_ms: _Optional[float] = ..., max_ms: _Optional[float] = ...) -> None: ...
 
 class GetMetricsResponse(_message.Message):
-    __slots__ = ("latencies", "dropped_frames", "playback_depth", "stage_errors", "tick_cpu_p50_us")
+    __slots__ = ("latencies", "dropped_frames", "playback_depth", "stage_errors", "tick_cpu_p50_us", "stale_frames", "late_ticks")
     class DroppedFramesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -150,14 +150,25 @@ class GetMetricsResponse(_message.Message):
         key: str
         value: int
         def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class StaleFramesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     LATENCIES_FIELD_NUMBER: _ClassVar[int]
     DROPPED_FRAMES_FIELD_NUMBER: _ClassVar[int]
     PLAYBACK_DEPTH_FIELD_NUMBER: _ClassVar[int]
     STAGE_ERRORS_FIELD_NUMBER: _ClassVar[int]
     TICK_CPU_P50_US_FIELD_NUMBER: _ClassVar[int]
+    STALE_FRAMES_FIELD_NUMBER: _ClassVar[int]
+    LATE_TICKS_FIELD_NUMBER: _ClassVar[int]
     latencies: _containers.RepeatedCompositeFieldContainer[LatencySummary]
     dropped_frames: _containers.ScalarMap[str, int]
     playback_depth: _containers.ScalarMap[str, int]
     stage_errors: _containers.ScalarMap[str, int]
     tick_cpu_p50_us: float
-    def __init__(self, latencies: _Optional[_Iterable[_Union[LatencySummary, _Mapping]]] = ..., dropped_frames: _Optional[_Mapping[str, int]] = ..., playback_depth: _Optional[_Mapping[str, int]] = ..., stage_errors: _Optional[_Mapping[str, int]] = ..., tick_cpu_p50_us: _Optional[float] = ...) -> None: ...
+    stale_frames: _containers.ScalarMap[str, int]
+    late_ticks: int
+    def __init__(self, latencies: _Optional[_Iterable[_Union[LatencySummary, _Mapping]]] = ..., dropped_frames: _Optional[_Mapping[str, int]] = ..., playback_depth: _Optional[_Mapping[str, int]] = ..., stage_errors: _Optional[_Mapping[str, int]] = ..., tick_cpu_p50_us: _Optional[float] = ..., stale_frames: _Optional[_Mapping[str, int]] = ..., late_ticks: _Optional[int] = ...) -> None: ...
