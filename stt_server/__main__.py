@@ -18,8 +18,12 @@ from stt_server.decoder import DecodePool
 from stt_server.engines import ENGINES, build
 from stt_server.service import SpeechToTextServicer
 from stt_server.stream import Tuning
+from stt_server.turn import TurnDetector, TurnModel
 
 log = logging.getLogger("stt_server")
+
+TURN_ENDPOINT_MS = 150
+TURN_THRESHOLD = 0.5
 
 DETECT_LANGUAGES = ("en", "es", "fr", "de", "it", "pt", "ca")
 """The languages the conference serves end to end (MT and TTS): what detection answers with by default."""
@@ -50,6 +54,16 @@ def _args() -> argparse.Namespace:
         default=None,
         help="languages auto-detection may answer with (comma-separated; empty: any the engine knows); "
         f"default: those of {','.join(DETECT_LANGUAGES)} the engine supports",
+    )
+    p.add_argument(
+        "--turn-endpoint-ms",
+        type=int,
+        default=TURN_ENDPOINT_MS,
+        help="close an utterance after this much silence when Smart Turn says the turn is complete "
+        "(else after the stream's endpoint); 0: off (bench/endpoint.py measured the default on dev)",
+    )
+    p.add_argument(
+        "--turn-threshold", type=float, default=TURN_THRESHOLD, help="Smart Turn probability that counts as complete"
     )
     p.add_argument(
         "--english-model",
@@ -84,7 +98,15 @@ def main() -> None:
     log.info("engine %s ready in %.1f s", args.engine, time.monotonic() - started)
     pool = DecodePool(engine.recognizer)
     detect = _detect_languages(args.detect_languages, engine.recognizer.languages)
-    servicer = SpeechToTextServicer(engine, pool, Tuning(max_utterance_s=args.max_utterance_s), detect)
+    turn = None
+    if args.turn_endpoint_ms:
+        model = TurnModel()
+        model.warm_up()
+        turn = TurnDetector(model)
+    tuning = Tuning(
+        max_utterance_s=args.max_utterance_s, turn_endpoint_ms=args.turn_endpoint_ms, turn_threshold=args.turn_threshold
+    )
+    servicer = SpeechToTextServicer(engine, pool, tuning, detect, turn)
 
     async def register(server: grpc.aio.Server) -> Sequence[str]:
         stt_pb2_grpc.add_SpeechToTextServiceServicer_to_server(servicer, server)
@@ -92,6 +114,8 @@ def main() -> None:
 
     async def on_stop() -> None:
         await asyncio.to_thread(pool.close)
+        if turn is not None:
+            turn.close()
 
     run(args, register, on_stop)
 

@@ -17,6 +17,7 @@ from stt_server.decoder import DecodePool
 from stt_server.engines import SAMPLE_RATE, Engine
 from stt_server.resample import StreamResampler
 from stt_server.stream import Event, Result, Session, Settings, SpeechStart, Tuning
+from stt_server.turn import TurnDetector
 
 DEFAULT_ENDPOINT_MS = 300
 ENDPOINT_RANGE_MS = (100, 5000)
@@ -42,6 +43,7 @@ def _response(event: Event, language_tag: str) -> stt_pb2.StreamingRecognizeResp
                 start_offset=_duration(event.start),
                 end_offset=_duration(event.end),
                 language_code=language_tag or event.language,
+                speculative=event.speculative,
             )
         )
     kind = (
@@ -57,10 +59,18 @@ def _response(event: Event, language_tag: str) -> stt_pb2.StreamingRecognizeResp
 class SpeechToTextServicer(stt_pb2_grpc.SpeechToTextServiceServicer):
     """Streams audio through a Session per call; one engine and decode pool for all."""
 
-    def __init__(self, engine: Engine, pool: DecodePool, tuning: Tuning, detect: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        pool: DecodePool,
+        tuning: Tuning,
+        detect: frozenset[str] = frozenset(),
+        turn: TurnDetector | None = None,
+    ) -> None:
         """detect: the languages auto-detection answers with when a stream names none (empty: any)."""
         self._engine = engine
         self._pool = pool
+        self._turn = turn
         self._tuning = tuning
         self._detect = detect
 
@@ -96,7 +106,7 @@ class SpeechToTextServicer(stt_pb2_grpc.SpeechToTextServiceServicer):
         settings, rate, tag = self._settings(config)
         resampler = StreamResampler(rate, SAMPLE_RATE) if rate != SAMPLE_RATE else None
         events: asyncio.Queue[Event | None] = asyncio.Queue()
-        session = Session(self._engine, self._pool, settings, self._tuning, events.put_nowait)
+        session = Session(self._engine, self._pool, settings, self._tuning, events.put_nowait, self._turn)
 
         async def ingest() -> None:
             async for _, data in rest:

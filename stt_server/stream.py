@@ -11,7 +11,9 @@ hypotheses (never a hypothesis' last word); it never shrinks and is forced as
 the decoder prefix of every later decode, so the final starts with it. Once
 speculate_ms of silence follow the speech (enough to keep a soft word ending)
 the final decode starts speculatively, so when the endpoint arrives without
-new speech the final is usually ready already.
+new speech the final is usually ready already. With a turn detector, the same
+silence also asks it whether the turn sounds complete: if so, the utterance
+closes after turn_endpoint_ms of silence instead of the full endpoint.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import numpy as np
 
 from stt_server.decoder import DecodePool
 from stt_server.engines import SAMPLE_RATE, Engine, Transcript
+from stt_server.turn import TurnDetector
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,9 @@ class Tuning:
     min_speech_ms: int = 64
     speculate_ms: int = 64
     preroll_ms: int = 250
+    turn_endpoint_ms: int = 0
+    """With a turn detector: the silence that closes an utterance whose turn sounds complete (0: off)."""
+    turn_threshold: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,8 @@ class Result:
     start: int
     end: int
     language: str
+    speculative: bool = False
+    """A partial that is the final's own decode: it becomes the final unless speech resumes."""
 
 
 Event = SpeechStart | SpeechEnd | Result
@@ -118,6 +126,13 @@ class _Utterance:
         self.previous: list[str] | None = None
         self.partial_at = 0
         self.final: asyncio.Future[Transcript] | None = None
+        self.turn: asyncio.Future[float] | None = None
+        """The turn detector's answer for the current silence."""
+
+    def turn_complete(self, threshold: float) -> bool:
+        """Whether the detector has answered, for this silence, that the turn is complete."""
+        turn = self.turn
+        return turn is not None and turn.done() and not turn.cancelled() and turn.result() >= threshold
 
     def append(self, samples: np.ndarray) -> None:
         self.chunks.append(samples)
@@ -133,7 +148,13 @@ class Session:
     """Turns one stream's 16 kHz audio into events, through emit."""
 
     def __init__(
-        self, engine: Engine, pool: DecodePool, settings: Settings, tuning: Tuning, emit: Callable[[Event], None]
+        self,
+        engine: Engine,
+        pool: DecodePool,
+        settings: Settings,
+        tuning: Tuning,
+        emit: Callable[[Event], None],
+        turn: TurnDetector | None = None,
     ) -> None:
         self._vad = engine.new_vad()
         self._pool = pool
@@ -147,6 +168,8 @@ class Session:
         )
         self._endpoint = settings.endpoint_ms * SAMPLE_RATE // 1000
         self._speculate = max(1, min(tuning.speculate_ms * SAMPLE_RATE // 1000, self._endpoint))
+        self._turn = turn if tuning.turn_endpoint_ms else None
+        self._turn_endpoint = max(self._speculate, tuning.turn_endpoint_ms * SAMPLE_RATE // 1000)
         self._max_samples = int(tuning.max_utterance_s * SAMPLE_RATE)
         self._interval = int(tuning.partial_interval_s * SAMPLE_RATE)
         self._pending = np.zeros(0, dtype=np.float32)
@@ -180,7 +203,7 @@ class Session:
 
     def cancel(self) -> None:
         """Drop decodes still in flight (the stream is over)."""
-        for future in (self._partial, self._utt.final if self._utt else None):
+        for future in (self._partial, self._utt.final if self._utt else None, self._utt.turn if self._utt else None):
             if future is not None:
                 future.cancel()
 
@@ -203,12 +226,20 @@ class Session:
             if utt.final is not None:  # speech resumed: the speculative final is stale
                 utt.final.cancel()
                 utt.final = None
+            if utt.turn is not None:
+                utt.turn.cancel()
+                utt.turn = None
         silence = self._pos - utt.speech_end
         if silence >= self._speculate and utt.final is None:
             if self._partial is not None:  # its result would be ignored now; free the worker
                 self._partial.cancel()
             utt.final = self._submit(utt, final=True)
-        if silence >= self._endpoint:
+            if self._settings.interim_results:
+                utt.final.add_done_callback(lambda future: self._on_speculative(utt, future))
+            if self._turn is not None:
+                utt.turn = self._turn.predict(utt.audio())
+        quick = silence >= self._turn_endpoint and utt.turn_complete(self._tuning.turn_threshold)
+        if silence >= self._endpoint or quick:
             await self._finish()
         elif self._pos - utt.start >= self._max_samples:
             await self._finish()
@@ -236,6 +267,24 @@ class Session:
 
     def _submit(self, utt: _Utterance, final: bool) -> asyncio.Future[Transcript]:
         return self._pool.submit(utt.audio(), utt.language, " ".join(utt.committed), final, self._settings.detect)
+
+    def _on_speculative(self, utt: _Utterance, future: asyncio.Future[Transcript]) -> None:
+        """Announce the speculative final while its utterance is still open and the decode still current."""
+        if future.cancelled() or future.exception() is not None or utt is not self._utt or utt.final is not future:
+            return
+        transcript = future.result()
+        self._emit(
+            Result(
+                utt.id,
+                transcript.text,
+                " ".join(utt.committed),
+                False,
+                utt.start,
+                utt.speech_end,
+                transcript.language,
+                speculative=True,
+            )
+        )
 
     def _maybe_partial(self, utt: _Utterance) -> None:
         if self._partial is not None or utt.samples - utt.partial_at < self._interval or not self._pool.idle:

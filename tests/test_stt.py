@@ -15,11 +15,12 @@ from google.protobuf.duration_pb2 import Duration
 
 import corpus
 from clients.launch import running
-from clients.speech import channel
+from clients.speech import channel, transcribe
 from common.audio import resample, to_pcm16
 from lingua.audio.v1 import audio_pb2
 from lingua.stt.v1 import stt_pb2, stt_pb2_grpc
-from stt_server.__main__ import DETECT_LANGUAGES
+from stt_server.__main__ import DETECT_LANGUAGES, TURN_THRESHOLD
+from stt_server.turn import TurnModel
 
 RATE = 16000
 CHUNK_MS = 20
@@ -352,3 +353,25 @@ def test_unit_helpers() -> None:
     pieces = [stream.push(signal[i : i + 137]) for i in range(0, len(signal), 137)]
     out = np.concatenate([*pieces, stream.flush()])
     np.testing.assert_allclose(out, resample(signal, 8000, RATE), atol=1e-5)
+
+
+def test_smart_turn_tells_a_finished_turn_from_a_cut_one() -> None:
+    model = TurnModel()
+    whole = corpus.prompt_float("conf-getpin")
+    assert model.probability(whole) > TURN_THRESHOLD > model.probability(whole[: len(whole) // 2])
+
+
+def test_a_finished_turn_closes_before_the_endpoint(stt_address: str) -> None:
+    """With Smart Turn (on by default) a complete sentence closes well before a 2 s endpoint: the final
+    arrives while 1.5 s of trailing silence is still being sent; with it off, only the half-close ends it,
+    and the speculative final (the same decode) was announced long before."""
+    audio = silence(0.2) + corpus.prompt_pcm16("vm-nobodyavail")
+    sent = transcribe(stt_address, audio, "en", realtime=True, trailing_silence_s=1.5, endpoint_ms=2000)
+    assert len(sent.finals) == 1 and sent.last_final_at() < sent.audio_end + 1.0
+    with running("stt_server", "--turn-endpoint-ms", "0") as fixed:
+        sent = transcribe(fixed, audio, "en", realtime=True, trailing_silence_s=1.5, endpoint_ms=2000, interim=True)
+        (final,) = sent.finals
+        assert sent.last_final_at() >= sent.audio_end + 1.4, "only the half-close ends it"
+    speculative = [r.result for r in sent.responses if r.HasField("result") and r.result.speculative]
+    assert speculative and not speculative[-1].is_final, "the final's decode is announced before the endpoint"
+    assert speculative[-1].transcript == final.transcript

@@ -26,15 +26,15 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from lingua.audio.v1 import audio_pb2 as lingua_dot_audio_dot_v1_dot_audio__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17lingua/stt/v1/stt.proto\x12\rlingua.stt.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1blingua/audio/v1/audio.proto\"\xb2\x01\n\x11RecognitionConfig\x12\x15\n\rlanguage_code\x18\x01 \x01(\t\x12,\n\x06\x66ormat\x18\x02 \x01(\x0b\x32\x1c.lingua.audio.v1.AudioFormat\x12\x17\n\x0finterim_results\x18\x03 \x01(\x08\x12\x1b\n\x13\x65ndpoint_silence_ms\x18\x04 \x01(\x05\x12\"\n\x1a\x61lternative_language_codes\x18\x05 \x03(\t\"k\n\x19StreamingRecognizeRequest\x12\x32\n\x06\x63onfig\x18\x01 \x01(\x0b\x32 .lingua.stt.v1.RecognitionConfigH\x00\x12\x0f\n\x05\x61udio\x18\x02 \x01(\x0cH\x00\x42\t\n\x07request\"|\n\x0bSpeechEvent\x12,\n\x04type\x18\x01 \x01(\x0e\x32\x1e.lingua.stt.v1.SpeechEventType\x12)\n\x06offset\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x14\n\x0cutterance_id\x18\x03 \x01(\x05\"\xf4\x01\n\x11RecognitionResult\x12\x14\n\x0cutterance_id\x18\x01 \x01(\x05\x12\x12\n\ntranscript\x18\x02 \x01(\t\x12\x10\n\x08is_final\x18\x03 \x01(\x08\x12\x11\n\tstability\x18\x04 \x01(\x02\x12\x19\n\x11stable_transcript\x18\x05 \x01(\t\x12/\n\x0cstart_offset\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12-\n\nend_offset\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rlanguage_code\x18\x08 \x01(\t\"\x90\x01\n\x1aStreamingRecognizeResponse\x12\x32\n\x0cspeech_event\x18\x01 \x01(\x0b\x32\x1a.lingua.stt.v1.SpeechEventH\x00\x12\x32\n\x06result\x18\x02 \x01(\x0b\x32 .lingua.stt.v1.RecognitionResultH\x00\x42\n\n\x08response*z\n\x0fSpeechEventType\x12!\n\x1dSPEECH_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\"\n\x1eSPEECH_EVENT_TYPE_SPEECH_START\x10\x01\x12 \n\x1cSPEECH_EVENT_TYPE_SPEECH_END\x10\x02\x32\x84\x01\n\x13SpeechToTextService\x12m\n\x12StreamingRecognize\x12(.lingua.stt.v1.StreamingRecognizeRequest\x1a).lingua.stt.v1.StreamingRecognizeResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17lingua/stt/v1/stt.proto\x12\rlingua.stt.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1blingua/audio/v1/audio.proto\"\xb2\x01\n\x11RecognitionConfig\x12\x15\n\rlanguage_code\x18\x01 \x01(\t\x12,\n\x06\x66ormat\x18\x02 \x01(\x0b\x32\x1c.lingua.audio.v1.AudioFormat\x12\x17\n\x0finterim_results\x18\x03 \x01(\x08\x12\x1b\n\x13\x65ndpoint_silence_ms\x18\x04 \x01(\x05\x12\"\n\x1a\x61lternative_language_codes\x18\x05 \x03(\t\"k\n\x19StreamingRecognizeRequest\x12\x32\n\x06\x63onfig\x18\x01 \x01(\x0b\x32 .lingua.stt.v1.RecognitionConfigH\x00\x12\x0f\n\x05\x61udio\x18\x02 \x01(\x0cH\x00\x42\t\n\x07request\"|\n\x0bSpeechEvent\x12,\n\x04type\x18\x01 \x01(\x0e\x32\x1e.lingua.stt.v1.SpeechEventType\x12)\n\x06offset\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x14\n\x0cutterance_id\x18\x03 \x01(\x05\"\x89\x02\n\x11RecognitionResult\x12\x14\n\x0cutterance_id\x18\x01 \x01(\x05\x12\x12\n\ntranscript\x18\x02 \x01(\t\x12\x10\n\x08is_final\x18\x03 \x01(\x08\x12\x11\n\tstability\x18\x04 \x01(\x02\x12\x19\n\x11stable_transcript\x18\x05 \x01(\t\x12/\n\x0cstart_offset\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12-\n\nend_offset\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rlanguage_code\x18\x08 \x01(\t\x12\x13\n\x0bspeculative\x18\t \x01(\x08\"\x90\x01\n\x1aStreamingRecognizeResponse\x12\x32\n\x0cspeech_event\x18\x01 \x01(\x0b\x32\x1a.lingua.stt.v1.SpeechEventH\x00\x12\x32\n\x06result\x18\x02 \x01(\x0b\x32 .lingua.stt.v1.RecognitionResultH\x00\x42\n\n\x08response*z\n\x0fSpeechEventType\x12!\n\x1dSPEECH_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\"\n\x1eSPEECH_EVENT_TYPE_SPEECH_START\x10\x01\x12 \n\x1cSPEECH_EVENT_TYPE_SPEECH_END\x10\x02\x32\x84\x01\n\x13SpeechToTextService\x12m\n\x12StreamingRecognize\x12(.lingua.stt.v1.StreamingRecognizeRequest\x1a).lingua.stt.v1.StreamingRecognizeResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lingua.stt.v1.stt_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SPEECHEVENTTYPE']._serialized_start=913
-  _globals['_SPEECHEVENTTYPE']._serialized_end=1035
+  _globals['_SPEECHEVENTTYPE']._serialized_start=934
+  _globals['_SPEECHEVENTTYPE']._serialized_end=1056
   _globals['_RECOGNITIONCONFIG']._serialized_start=104
   _globals['_RECOGNITIONCONFIG']._serialized_end=282
   _globals['_STREAMINGRECOGNIZEREQUEST']._serialized_start=284
@@ -42,9 +42,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SPEECHEVENT']._serialized_start=393
   _globals['_SPEECHEVENT']._serialized_end=517
   _globals['_RECOGNITIONRESULT']._serialized_start=520
-  _globals['_RECOGNITIONRESULT']._serialized_end=764
-  _globals['_STREAMINGRECOGNIZERESPONSE']._serialized_start=767
-  _globals['_STREAMINGRECOGNIZERESPONSE']._serialized_end=911
-  _globals['_SPEECHTOTEXTSERVICE']._serialized_start=1038
-  _globals['_SPEECHTOTEXTSERVICE']._serialized_end=1170
+  _globals['_RECOGNITIONRESULT']._serialized_end=785
+  _globals['_STREAMINGRECOGNIZERESPONSE']._serialized_start=788
+  _globals['_STREAMINGRECOGNIZERESPONSE']._serialized_end=932
+  _globals['_SPEECHTOTEXTSERVICE']._serialized_start=1059
+  _globals['_SPEECHTOTEXTSERVICE']._serialized_end=1191
 # @@protoc_insertion_point(module_scope)

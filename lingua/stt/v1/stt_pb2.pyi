@@ -53,7 +53,7 @@ class SpeechEvent(_message.Message):
     def __init__(self, type: _Optional[_Union[SpeechEventType, str]] = ..., offset: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., utterance_id: _Optional[int] = ...) -> None: ...
 
 class RecognitionResult(_message.Message):
-    __slots__ = ("utterance_id", "transcript", "is_final", "stability", "stable_transcript", "start_offset", "end_offset", "language_code")
+    __slots__ = ("utterance_id", "transcript", "is_final", "stability", "stable_transcript", "start_offset", "end_offset", "language_code", "speculative")
     UTTERANCE_ID_FIELD_NUMBER: _ClassVar[int]
     TRANSCRIPT_FIELD_NUMBER: _ClassVar[int]
     IS_FINAL_FIELD_NUMBER: _ClassVar[int]
@@ -62,6 +62,7 @@ class RecognitionResult(_message.Message):
     START_OFFSET_FIELD_NUMBER: _ClassVar[int]
     END_OFFSET_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_CODE_FIELD_NUMBER: _ClassVar[int]
+    SPECULATIVE_FIELD_NUMBER: _ClassVar[int]
     utterance_id: int
     transcript: str
     is_final: bool
@@ -70,7 +71,8 @@ class RecognitionResult(_message.Message):
     start_offset: _duration_pb2.Duration
     end_offset: _duration_pb2.Duration
     language_code: str
-    def __init__(self, utterance_id: _Optional[int] = ..., transcript: _Optional[str] = ..., is_final: _Optional[bool] = ..., stability: _Optional[float] = ..., stable_transcript: _Optional[str] = ..., start_offset: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., end_offset: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., language_code: _Optional[str] = ...) -> None: ...
+    speculative: bool
+    def __init__(self, utterance_id: _Optional[int] = ..., transcript: _Optional[str] = ..., is_final: _Optional[bool] = ..., stability: _Optional[float] = ..., stable_transcript: _Optional[str] = ..., start_offset: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., end_offset: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., language_code: _Optional[str] = ..., speculative: _Optional[bool] = ...) -> None: ...
 
 class StreamingRecognizeResponse(_message.Message):
     __slots__ = ("speech_event", "result")
