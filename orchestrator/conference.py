@@ -22,8 +22,9 @@ from lingua.stt.v1 import stt_pb2
 from orchestrator import metrics
 from orchestrator.frames import SILENCE, InputBuffer, PlaybackQueue
 from orchestrator.listening import CatchUp, Hearing, wall_ns
-from orchestrator.pipeline import ASRQueue, MTQueue, Piece, TTSQueue, Utterance
+from orchestrator.pipeline import ASRQueue, MTQueue, Piece, Utterance
 from orchestrator.stages import Stage
+from orchestrator.synthesis import TTSQueue
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("lingua.orchestrator")
@@ -199,6 +200,8 @@ class Conference:
         self.caption(utterance, p.language, result.transcript, final=result.is_final)
         if not result.is_final:
             self._commit_sentences(utterance, result.stable_transcript)
+            if result.speculative:
+                self._speculate(utterance, result.transcript)
             return
         utterance.final_at = time.perf_counter()
         utterance.speech_end = clock(result.end_offset.ToTimedelta().total_seconds())
@@ -239,6 +242,14 @@ class Conference:
             piece = " ".join(words[utterance.words_sent : end])
             utterance.words_sent = end
             utterance.speaker.mt.put(Piece(utterance, piece, final=False))
+
+    def _speculate(self, utterance: Utterance, transcript: str) -> None:
+        """Translate and synthesize the STT's speculative final now; the final releases or retracts it."""
+        rest = " ".join(transcript.split()[utterance.words_sent :])
+        if not rest or utterance.speculation == (utterance.words_sent, rest):
+            return
+        utterance.speculation = (utterance.words_sent, rest)
+        utterance.speaker.mt.put(Piece(utterance, rest, final=False, speculative=True))
 
     # Translation audio -> listeners.
 

@@ -42,6 +42,11 @@ BACKLOG = Histogram(
 UTTERANCES_DROPPED = Counter(
     "lingua_utterances_dropped_total", "Translated utterances dropped unheard: the listener was too far behind"
 )
+SPECULATION = Counter(
+    "lingua_speculative_translations_total",
+    "Utterances translated from the STT's speculative final before the endpoint: confirmed by the final, or retracted",
+    ["outcome"],
+)
 STAGE_ERRORS = Counter("lingua_stage_errors_total", "Failed calls to a stage server", ["stage"])
 PARTICIPANTS = Gauge("lingua_participants", "Participants in the conference")
 

@@ -24,9 +24,8 @@ from common.telemetry import outgoing_metadata
 from lingua.audio.v1 import audio_pb2
 from lingua.mt.v1 import mt_pb2, mt_pb2_grpc
 from lingua.stt.v1 import stt_pb2, stt_pb2_grpc
-from lingua.tts.v1 import tts_pb2, tts_pb2_grpc
 from orchestrator import metrics
-from orchestrator.frames import RATE, Reframer
+from orchestrator.frames import RATE
 from orchestrator.stages import Backoff, Stage, retryable
 
 if TYPE_CHECKING:
@@ -52,6 +51,8 @@ class Utterance:
     speech_end: float | None = None
     final_at: float | None = None
     words_sent: int = 0
+    speculation: tuple[int, str] | None = None
+    """(words_sent, text) of the piece translated from the STT's speculative final, while it is held."""
     heard_by: dict[str, Hearing] = field(default_factory=dict)
     """Listener id -> their hearing of this utterance, from its first translated frame."""
 
@@ -62,11 +63,13 @@ class Utterance:
 
 @dataclass
 class Piece:
-    """Committed words of an utterance, ready to translate; final ends the utterance."""
+    """Words of an utterance, ready to translate: committed, final (the utterance's rest),
+    or speculative (the STT's speculative final, synthesized and held until the final)."""
 
     utterance: Utterance
     text: str
     final: bool
+    speculative: bool = False
 
 
 class ASRQueue:
@@ -172,9 +175,21 @@ class MTQueue:
         return self._queue.qsize()
 
     async def run(self) -> None:
+        tts = self.speaker.tts
         while True:
             piece = await self._queue.get()
+            utterance = piece.utterance
             targets = self.conference.listener_languages(exclude=self.speaker.language)
+            if piece.final and utterance.speculation is not None:
+                confirmed = utterance.speculation == (utterance.words_sent, piece.text)
+                texts = tts.confirm(utterance, targets) if confirmed else None
+                utterance.speculation = None
+                if texts is not None:
+                    for target, said in texts.items():
+                        self.conference.caption(utterance, target, said, final=True)
+                    tts.finish(utterance, targets)
+                    continue
+                tts.retract(utterance)
             started = time.perf_counter()
             with tracer.start_as_current_span("mt", context=piece.utterance.context()) as span:
                 span.set_attributes(
@@ -183,17 +198,22 @@ class MTQueue:
                         "lingua.targets": sorted(targets),
                         "lingua.text_length": len(piece.text),
                         "lingua.final": piece.final,
+                        "lingua.speculative": piece.speculative,
                     }
                 )
                 results = await asyncio.gather(*(self._translate(piece.text, t) for t in sorted(targets)))
             if targets:
                 metrics.observe_stage("mt", time.perf_counter() - started)
             for target, text in zip(sorted(targets), results, strict=True):
-                if text is not None:
-                    self.conference.caption(piece.utterance, target, text, final=True)
-                    self.speaker.tts.put(piece.utterance, target, text, piece.final)
+                if text is None:
+                    continue
+                if piece.speculative:
+                    tts.speculate(utterance, target, text)
+                else:
+                    self.conference.caption(utterance, target, text, final=True)
+                    tts.put(utterance, target, text, piece.final)
             if piece.final:
-                self.speaker.tts.finish(piece.utterance, targets)
+                tts.finish(utterance, targets)
 
     async def _translate(self, text: str, target: str) -> str | None:
         request = mt_pb2.TranslateRequest(
@@ -213,138 +233,3 @@ class MTQueue:
                     return None
                 self.stage.failed(error)
         return None
-
-
-class _Synthesis:
-    """One utterance spoken in one language: a StreamingSynthesize call."""
-
-    def __init__(self, tts: TTSQueue, utterance: Utterance, language: str) -> None:
-        self.tts = tts
-        self.utterance = utterance
-        self.language = language
-        self.texts: list[str] = []
-        self.finished = False
-        self.requests: asyncio.Queue[tts_pb2.StreamingSynthesizeRequest | None] = asyncio.Queue()
-        self.task = asyncio.create_task(self.run())
-
-    def say(self, text: str) -> None:
-        self.texts.append(text)
-        self.requests.put_nowait(tts_pb2.StreamingSynthesizeRequest(text=tts_pb2.TextInput(text=text + " ")))
-
-    def finish(self) -> None:
-        self.finished = True
-        self.requests.put_nowait(tts_pb2.StreamingSynthesizeRequest(flush=tts_pb2.Flush()))
-        self.requests.put_nowait(None)
-
-    async def run(self) -> None:
-        speaker = self.tts.speaker
-        conference = self.tts.conference
-        backlog = conference.backlog(speaker, self.language)
-        rate = conference.catch_up.rate(backlog)
-        config = tts_pb2.SynthesisConfig(language_code=self.language, format=LINEAR16, speaking_rate=rate)
-        if speaker.profile_id:
-            config.voice_profile_id = speaker.profile_id
-
-        async def requests() -> AsyncIterator[tts_pb2.StreamingSynthesizeRequest]:
-            yield tts_pb2.StreamingSynthesizeRequest(config=config)
-            while (request := await self.requests.get()) is not None:
-                yield request
-
-        with tracer.start_as_current_span("tts", context=self.utterance.context()) as span:
-            span.set_attributes(
-                {"lingua.language": self.language, "lingua.speaking_rate": rate, "lingua.backlog_s": round(backlog, 3)}
-            )
-            try:
-                await self._synthesize(config, requests, span)
-            finally:
-                span.set_attribute("lingua.text_length", sum(len(t) for t in self.texts))
-                conference.delivered(self.utterance, self.language)
-
-    async def _synthesize(
-        self,
-        config: tts_pb2.SynthesisConfig,
-        requests: Callable[[], AsyncIterator[tts_pb2.StreamingSynthesizeRequest]],
-        span: trace.Span,
-    ) -> None:
-        stage = self.tts.stage
-        speaker = self.tts.speaker
-        delivered = False
-        for attempt in range(len(stage.addresses) + 1):
-            if attempt:
-                self._requeue()
-            sent = time.perf_counter()
-            reframer = Reframer()
-            try:
-                stub = tts_pb2_grpc.TextToSpeechServiceStub(stage.channel())
-                call = stub.StreamingSynthesize(requests(), metadata=outgoing_metadata())
-                async for response in call:
-                    if response.HasField("audio"):
-                        if not delivered:
-                            delivered = True
-                            metrics.observe_stage("tts_first_audio", time.perf_counter() - sent)
-                            span.add_event("first_audio", {"lingua.tts.server": stage.address})
-                        frames = reframer.split(response.audio.audio_content)
-                        self.tts.conference.deliver(self.utterance, self.language, frames)
-                return
-            except grpc.RpcError as error:
-                metrics.STAGE_ERRORS.labels("tts").inc()
-                if not delivered and _unknown_profile(error) and config.voice_profile_id:
-                    log.warning("no voice profile %r for %s: using a default voice", speaker.profile_id, speaker.label)
-                    speaker.profile_id = ""
-                    config.ClearField("voice")
-                    continue
-                if delivered or not retryable(error):
-                    log.warning("tts failed for %s (%s): %s", speaker.label, self.language, error)
-                    return
-                stage.failed(error)
-
-    def _requeue(self) -> None:
-        """Rebuild the request queue for a retry: every text so far, then the end if it came."""
-        while not self.requests.empty():
-            self.requests.get_nowait()
-        for text in self.texts:
-            self.requests.put_nowait(tts_pb2.StreamingSynthesizeRequest(text=tts_pb2.TextInput(text=text + " ")))
-        if self.finished:
-            self.finish()
-
-
-def _unknown_profile(error: grpc.RpcError) -> bool:
-    return isinstance(error, grpc.aio.AioRpcError) and error.code() == grpc.StatusCode.NOT_FOUND
-
-
-class TTSQueue:
-    """Speaks a speaker's translations: one synthesis stream per utterance and language."""
-
-    def __init__(self, speaker: Participant, conference: Conference, stage: Stage) -> None:
-        self.speaker = speaker
-        self.conference = conference
-        self.stage = stage
-        self._open: dict[tuple[int, str], _Synthesis] = {}
-
-    def put(self, utterance: Utterance, language: str, text: str, final: bool) -> None:
-        key = (utterance.number, language)
-        if key not in self._open:
-            self._open[key] = _Synthesis(self, utterance, language)
-        self._open[key].say(text)
-
-    def finish(self, utterance: Utterance, languages: set[str]) -> None:
-        """The utterance is complete: flush its streams and end its span when they are done."""
-        streams = [
-            self._open.pop((utterance.number, lang)) for lang in languages if (utterance.number, lang) in self._open
-        ]
-        for stream in streams:
-            stream.finish()
-
-        async def end() -> None:
-            await asyncio.gather(*(s.task for s in streams), return_exceptions=True)
-            utterance.span.end()
-
-        asyncio.get_running_loop().create_task(end())
-
-    def depth(self) -> int:
-        return len(self._open)
-
-    def close(self) -> None:
-        for stream in self._open.values():
-            stream.task.cancel()
-        self._open.clear()

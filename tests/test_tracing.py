@@ -20,10 +20,14 @@ TTS_SPAN = "lingua.tts.v1.TextToSpeechService/StreamingSynthesize"
 
 @pytest.fixture(scope="module")
 def traced() -> Iterator[tuple[Receiver, str]]:
-    """The four servers and the orchestrator, each exporting its spans to one OTLP receiver."""
+    """The four servers and the orchestrator, each exporting its spans to one OTLP receiver.
+
+    The STT server waits for its full endpoint (no Smart Turn), so its speculative final
+    comes first and the orchestrator translates it ahead of the final.
+    """
     with Receiver() as receiver, ExitStack() as stack:
         env = receiver.env()
-        stt = stack.enter_context(running("stt_server", env=env))
+        stt = stack.enter_context(running("stt_server", "--turn-endpoint-ms", "0", env=env))
         mt = stack.enter_context(running("mt_server", env=env))
         tts = stack.enter_context(running("tts_server", env=env))
         args = ["--no-ari", "--stt", stt, "--mt", mt, "--tts", tts, "--metrics-port", "0"]
@@ -62,6 +66,10 @@ def test_one_utterance_is_one_trace_across_the_servers(traced: tuple[Receiver, s
     assert spans["mt"].attributes["lingua.text_length"] > 0 and spans["tts"].attributes["lingua.text_length"] > 0
     (heard,) = utterance.heard
     assert heard.language == "es" and 0 < heard.first_ms < heard.last_ms
+    assert [s.attributes["lingua.speculative"] for s in utterance.spans if s.name == "tts"] == [True], (
+        "the speculative final's translation, held until the final confirmed it, is what played"
+    )
+    assert spans["mt"].attributes["lingua.speculative"] and spans["mt"].start_ns < spans["stt"].end_ns
     assert abs(spans["stt"].start_ns - root.start_ns) < 1e6, "stt starts with the utterance, at speech start"
     assert root.start_ns < spans["mt"].start_ns < spans["playback"].start_ns
 
