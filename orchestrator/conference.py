@@ -21,7 +21,7 @@ from lingua.conference.v1 import conference_pb2
 from lingua.stt.v1 import stt_pb2
 from orchestrator import metrics
 from orchestrator.frames import SILENCE, InputBuffer, PlaybackQueue
-from orchestrator.listening import CatchUp, Hearing, wall_ns
+from orchestrator.listening import CatchUp, Hearing, Pace, wall_ns
 from orchestrator.pipeline import ASRQueue, MTQueue, Piece, Utterance
 from orchestrator.stages import Stage
 from orchestrator.synthesis import TTSQueue
@@ -93,6 +93,7 @@ class Conference:
         self.stt, self.mt, self.tts = stt, mt, tts
         self.partials = partials
         self.catch_up = catch_up or CatchUp()
+        self.pace = Pace()
         self.frame_span_ratio = frame_span_ratio
         self.participants: dict[str, Participant] = {}
         self._caption_watchers: list[tuple[str, asyncio.Queue[conference_pb2.Caption]]] = []

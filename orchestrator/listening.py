@@ -24,13 +24,15 @@ def wall_ns(perf: float) -> int:
 
 @dataclass(frozen=True)
 class CatchUp:
-    """How a listener behind on a speaker's translations is brought back in step.
+    """How listeners are kept in step with a speaker's translations.
 
-    With more than `after_s` of the speaker's translated audio still queued for
-    a listener, the next utterance is synthesized faster (speaking rate rising
-    `rate_per_s` per second behind, up to `max_rate`); with more than `drop_s`
-    queued when a new utterance's audio arrives, the stale audio is dropped
-    (counted in lingua_dropped_frames_total{tier="stale"}) and the new one plays.
+    A translation expected to last longer than the speech it translates is
+    synthesized faster, to keep pace with the speaker. With more than `after_s`
+    of the speaker's translated audio still queued for a listener, the next
+    utterance is faster still (speaking rate rising `rate_per_s` per second
+    behind); never beyond `max_rate`. With more than `drop_s` queued when a new
+    utterance's audio arrives, the stale audio is dropped (counted in
+    lingua_dropped_frames_total{tier="stale"}) and the new one plays.
     """
 
     after_s: float = 0.5
@@ -38,11 +40,34 @@ class CatchUp:
     max_rate: float = 1.5
     drop_s: float = 4.0
 
-    def rate(self, backlog_s: float) -> float:
-        """The speaking rate for a listener backlog_s behind."""
-        if backlog_s <= self.after_s:
-            return 1.0
-        return min(self.max_rate, 1.0 + (backlog_s - self.after_s) * self.rate_per_s)
+    def rate(self, backlog_s: float, expected_s: float = 0.0, spoken_s: float = 0.0) -> float:
+        """The speaking rate for a listener backlog_s behind, for audio expected_s long translating spoken_s."""
+        rate = 1.0 if backlog_s <= self.after_s else 1.0 + (backlog_s - self.after_s) * self.rate_per_s
+        if spoken_s > 0:
+            rate = max(rate, expected_s / spoken_s)
+        return min(self.max_rate, rate)
+
+
+class Pace:
+    """Seconds of synthesized audio per character of text, per language, at speaking rate 1 (learnt)."""
+
+    INITIAL = 0.075
+    WEIGHT = 0.3
+
+    def __init__(self) -> None:
+        self._per_char: dict[str, float] = {}
+
+    def expect(self, language: str, chars: int) -> float:
+        """Seconds of audio chars of text in language are expected to take at rate 1."""
+        return chars * self._per_char.get(language, self.INITIAL)
+
+    def learn(self, language: str, chars: int, audio_s: float, rate: float) -> None:
+        """Fold in one synthesis: chars of text that took audio_s at rate."""
+        if chars <= 0 or audio_s <= 0:
+            return
+        seen = audio_s * rate / chars
+        old = self._per_char.get(language)
+        self._per_char[language] = seen if old is None else old + self.WEIGHT * (seen - old)
 
 
 class Hearing:

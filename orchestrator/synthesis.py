@@ -18,7 +18,7 @@ from opentelemetry import trace
 from common.telemetry import outgoing_metadata
 from lingua.tts.v1 import tts_pb2, tts_pb2_grpc
 from orchestrator import metrics
-from orchestrator.frames import Reframer
+from orchestrator.frames import FRAME_SAMPLES, RATE, Reframer
 from orchestrator.pipeline import LINEAR16, Utterance
 from orchestrator.stages import Stage, retryable
 
@@ -44,6 +44,7 @@ class _Synthesis:
         self.finished = False
         self.held = held
         self.buffer: list[bytes] = []
+        self.frames = 0
         self.released: asyncio.Task[None] | None = None
         self.requests: asyncio.Queue[tts_pb2.StreamingSynthesizeRequest | None] = asyncio.Queue()
         self.task = asyncio.create_task(self.run())
@@ -62,6 +63,7 @@ class _Synthesis:
         self.released = asyncio.create_task(go())
 
     def deliver(self, frames: list[bytes]) -> None:
+        self.frames += len(frames)
         if self.held:
             self.buffer.extend(frames)
         else:
@@ -86,7 +88,10 @@ class _Synthesis:
         speaker = self.tts.speaker
         conference = self.tts.conference
         backlog = conference.backlog(speaker, self.language)
-        rate = conference.catch_up.rate(backlog)
+        utterance = self.utterance
+        spoken = (utterance.speech_end or time.perf_counter()) - utterance.speech_start
+        expected = conference.pace.expect(self.language, sum(len(t) for t in self.texts))
+        rate = conference.catch_up.rate(backlog, expected, spoken)
         config = tts_pb2.SynthesisConfig(language_code=self.language, format=LINEAR16, speaking_rate=rate)
         if speaker.profile_id:
             config.voice_profile_id = speaker.profile_id
@@ -108,7 +113,9 @@ class _Synthesis:
             try:
                 await self._synthesize(config, requests, span)
             finally:
-                span.set_attribute("lingua.text_length", sum(len(t) for t in self.texts))
+                chars = sum(len(t) for t in self.texts)
+                span.set_attribute("lingua.text_length", chars)
+                conference.pace.learn(self.language, chars, self.frames * FRAME_SAMPLES / RATE, rate)
 
     async def _synthesize(
         self,
@@ -119,9 +126,14 @@ class _Synthesis:
         stage = self.tts.stage
         speaker = self.tts.speaker
         delivered = False
-        for attempt in range(len(stage.addresses) + 1):
-            if attempt:
+        failures = 0
+        tries = 0
+        while True:
+            if tries:
                 self._requeue()
+            tries += 1
+            if not speaker.profile_id and config.WhichOneof("voice") == "voice_profile_id":
+                config.ClearField("voice")  # another stream found the profile missing
             sent = time.perf_counter()
             reframer = Reframer()
             try:
@@ -141,10 +153,11 @@ class _Synthesis:
                     log.warning("no voice profile %r for %s: using a default voice", speaker.profile_id, speaker.label)
                     speaker.profile_id = ""
                     config.ClearField("voice")
-                    continue
-                if delivered or not retryable(error):
+                    continue  # not the server's failure: no failover, no retry used up
+                if delivered or not retryable(error) or failures >= len(stage.addresses):
                     log.warning("tts failed for %s (%s): %s", speaker.label, self.language, error)
                     return
+                failures += 1
                 stage.failed(error)
 
     def _requeue(self) -> None:

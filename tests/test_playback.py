@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from orchestrator.frames import FRAME_BYTES, PlaybackQueue
-from orchestrator.listening import CatchUp
+from orchestrator.listening import CatchUp, Pace
 
 
 def frames(n: int, value: int = 1) -> list[bytes]:
@@ -38,3 +38,15 @@ def test_catch_up_rate_rises_with_the_backlog_up_to_a_cap() -> None:
     assert policy.rate(0.0) == policy.rate(0.5) == 1.0
     assert policy.rate(1.5) == 1.25
     assert policy.rate(10.0) == 1.5
+
+
+def test_translations_longer_than_their_speech_keep_pace_with_the_speaker() -> None:
+    policy = CatchUp(after_s=0.5, rate_per_s=0.25, max_rate=1.5, drop_s=4.0)
+    assert policy.rate(0.0, expected_s=3.0, spoken_s=2.5) == 1.2
+    assert policy.rate(0.0, expected_s=2.0, spoken_s=2.5) == 1.0
+    assert policy.rate(0.0, expected_s=9.0, spoken_s=2.5) == 1.5
+    pace = Pace()
+    pace.learn("es", 100, audio_s=6.0, rate=1.25)  # 100 characters took 6 s at 1.25x: 7.5 s at 1x
+    assert pace.expect("es", 10) == 0.75
+    pace.learn("es", 100, audio_s=7.5, rate=1.0)
+    assert pace.expect("es", 10) == 0.75
