@@ -99,7 +99,6 @@ class Conference:
         self._caption_watchers: list[tuple[str, asyncio.Queue[conference_pb2.Caption]]] = []
         self._ids = itertools.count(1)
         self.tick_cpu: deque[float] = deque(maxlen=3000)
-        self.late_ticks = 0
 
     def join(self, name: str, language: str, profile_id: str, transport: Transport, kind: int) -> Participant:
         """Add a participant and start their tiers."""
@@ -151,7 +150,6 @@ class Conference:
             deadline += FRAME_S
             if loop.time() - deadline > 5 * FRAME_S:
                 metrics.TICK_LATE.inc()
-                self.late_ticks += 1
                 deadline = loop.time()
             self.tick()
             await asyncio.sleep(max(0.0, deadline - loop.time()))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.75, 0.9, 1.2, 1.5, 2.0, 3.0, 5.0)
 
@@ -73,6 +73,11 @@ class Recent:
 
 
 RECENT = Recent()
+
+
+def late_ticks() -> int:
+    """Ticks counted late so far (lingua_tick_late_total)."""
+    return int(REGISTRY.get_sample_value("lingua_tick_late_total") or 0)
 
 
 def observe_stage(stage: str, seconds: float) -> None:

@@ -127,7 +127,7 @@ class ConferenceServicer(conference_pb2_grpc.ConferenceServiceServicer):
             out.stale_frames[p.id] = p.playback.dropped
         for stage in (self.conference.stt, self.conference.mt, self.conference.tts):
             out.stage_errors[stage.name] = stage.errors
-        out.late_ticks = self.conference.late_ticks
+        out.late_ticks = metrics.late_ticks()
         if self.conference.tick_cpu:
             out.tick_cpu_p50_us = float(np.median(self.conference.tick_cpu)) * 1e6
         return out

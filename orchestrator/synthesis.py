@@ -110,11 +110,10 @@ class _Synthesis:
                     "lingua.speculative": self.held,
                 }
             )
-            try:
-                await self._synthesize(config, requests, span)
-            finally:
-                chars = sum(len(t) for t in self.texts)
-                span.set_attribute("lingua.text_length", chars)
+            completed = await self._synthesize(config, requests, span)
+            chars = sum(len(t) for t in self.texts)
+            span.set_attribute("lingua.text_length", chars)
+            if completed:  # a failed or cut stream's audio says nothing about the voice's pace
                 conference.pace.learn(self.language, chars, self.frames * FRAME_SAMPLES / RATE, rate)
 
     async def _synthesize(
@@ -122,7 +121,8 @@ class _Synthesis:
         config: tts_pb2.SynthesisConfig,
         requests: Callable[[], AsyncIterator[tts_pb2.StreamingSynthesizeRequest]],
         span: trace.Span,
-    ) -> None:
+    ) -> bool:
+        """Stream the texts with failover; whether all of the audio came."""
         stage = self.tts.stage
         speaker = self.tts.speaker
         delivered = False
@@ -146,7 +146,7 @@ class _Synthesis:
                             metrics.observe_stage("tts_first_audio", time.perf_counter() - sent)
                             span.add_event("first_audio", {"lingua.tts.server": stage.address})
                         self.deliver(reframer.split(response.audio.audio_content))
-                return
+                return True
             except grpc.RpcError as error:
                 metrics.STAGE_ERRORS.labels("tts").inc()
                 if not delivered and _unknown_profile(error) and config.voice_profile_id:
@@ -156,7 +156,7 @@ class _Synthesis:
                     continue  # not the server's failure: no failover, no retry used up
                 if delivered or not retryable(error) or failures >= len(stage.addresses):
                     log.warning("tts failed for %s (%s): %s", speaker.label, self.language, error)
-                    return
+                    return False
                 failures += 1
                 stage.failed(error)
 
