@@ -38,7 +38,7 @@ class Stack:
 
 
 @contextmanager
-def stack(asterisk: bool, orchestrator_args: tuple[str, ...] = ()) -> Iterator[Stack]:
+def stack(asterisk: bool) -> Iterator[Stack]:
     """Start everything (Asterisk too, if asked) and enroll the speakers' voices."""
     with Receiver() as receiver, ExitStack() as stack:
         env = receiver.env()
@@ -52,7 +52,7 @@ def stack(asterisk: bool, orchestrator_args: tuple[str, ...] = ()) -> Iterator[S
         tts = stack.enter_context(running("tts_server", "--profile-server", profile, env=env))
         stt = stack.enter_context(running("stt_server", env=env))
         mt = stack.enter_context(running("mt_server", env=env))
-        args = ["--stt", stt, "--mt", mt, "--tts", tts, "--metrics-port", "0", *orchestrator_args]
+        args = ["--stt", stt, "--mt", mt, "--tts", tts, "--metrics-port", "0"]
         orchestrator = stack.enter_context(running("orchestrator", *args, *([] if asterisk else ["--no-ari"]), env=env))
         for language in LANGUAGES:
             audio = [prompt_pcm16(n, language) for n in ENROLL[language]]
