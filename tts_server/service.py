@@ -21,6 +21,7 @@ from common.audio import Framer, check_format, resample, to_pcm16
 from common.errors import FailedPrecondition, InvalidArgument, handle_errors
 from common.languages import base_language
 from common.streams import split_config
+from common.tempo import Stretcher
 from lingua.tts.v1 import tts_pb2, tts_pb2_grpc
 from tts_server.engines import Engine, Voice, VoiceChoice
 from tts_server.matching import VoiceMatcher
@@ -46,6 +47,9 @@ class Setup:
     """The whole tag as the client sent it, lower case ("pt-br")."""
     choice: VoiceChoice
     rate: int
+    """Output sample rate."""
+    tempo: float = 1.0
+    """The requested speaking rate, met exactly by time-scaling the engine's audio."""
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,7 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServiceServicer):
                 "lingua.language": setup.region,
                 "lingua.engine": choice.voice.engine,
                 "lingua.voice": choice.label,
-                "lingua.speaking_rate": round(choice.rate, 3),
+                "lingua.speaking_rate": round(setup.tempo, 3),
                 "lingua.shifted": choice.shifted,
             }
         )
@@ -163,7 +167,8 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServiceServicer):
             if default is None:
                 raise InvalidArgument(f"no voice speaks {language!r}")
             choice = VoiceChoice(default)
-        return Setup(language, region, _styled(choice, config, self.engine.base_rate(choice.voice, language)), rate)
+        choice = _styled(choice, config, self.engine.base_rate(choice.voice, language))
+        return Setup(language, region, choice, rate, tempo=config.speaking_rate or 1.0)
 
     def _named_voice(self, name: str, language: str) -> Voice:
         """The voice called name, which must speak language."""
@@ -258,7 +263,7 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServiceServicer):
         native = setup.choice.voice.sample_rate
         choice = setup.choice
 
-        def chunks() -> Iterator[np.ndarray]:
+        def voiced() -> Iterator[np.ndarray]:
             """The engine's chunks, or with a voice shift the whole piece shifted (it needs the whole pitch contour)."""
             made = self.engine.synthesize(text, choice, setup.language, setup.region)
             if not choice.shifted:
@@ -268,6 +273,15 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServiceServicer):
             if audio:
                 pitch = 1.0 if choice.voice.native_pitch else choice.pitch
                 yield shift(np.concatenate(audio), native, pitch, choice.formant)
+
+        def chunks() -> Iterator[np.ndarray]:
+            """The voiced chunks at the requested tempo (engines' own rate controls are not proportional)."""
+            stretcher = Stretcher(native, setup.tempo)
+            for chunk in voiced():
+                if len(out := stretcher.push(chunk)):
+                    yield out
+            if len(out := stretcher.flush()):
+                yield out
 
         def work() -> None:
             try:
@@ -292,7 +306,7 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServiceServicer):
 
 
 def _styled(choice: VoiceChoice, config: tts_pb2.SynthesisConfig, base_rate: float) -> VoiceChoice:
-    """The choice at the voice's base rate times the config's, with its pitch; InvalidArgument when out of range."""
+    """The choice at the voice's base rate, with its pitch; InvalidArgument when rate or pitch is out of range."""
     rate = config.speaking_rate or 1.0
     low, high = SPEAKING_RATES
     if not low <= rate <= high:
@@ -301,7 +315,7 @@ def _styled(choice: VoiceChoice, config: tts_pb2.SynthesisConfig, base_rate: flo
         limit = f"{PITCH_SEMITONES:g}"
         raise InvalidArgument(f"pitch_semitones {config.pitch_semitones:g} is out of range; use -{limit} to {limit}")
     pitch = choice.pitch * 2 ** (config.pitch_semitones / 12)
-    return dataclasses.replace(choice, rate=choice.rate * rate * base_rate, pitch=pitch)
+    return dataclasses.replace(choice, rate=choice.rate * base_rate, pitch=pitch)
 
 
 def _marker(kind: int, segment_id: str, voice: str) -> tts_pb2.StreamingSynthesizeResponse:
