@@ -19,7 +19,7 @@ from opentelemetry.context import Context
 
 from lingua.conference.v1 import conference_pb2
 from lingua.stt.v1 import stt_pb2
-from orchestrator import metrics
+from orchestrator import hurry, metrics
 from orchestrator.frames import SILENCE, InputBuffer, PlaybackQueue
 from orchestrator.listening import CatchUp, Hearing, Pace, wall_ns
 from orchestrator.pipeline import ASRQueue, MTQueue, Piece, Utterance
@@ -99,6 +99,8 @@ class Conference:
         self._caption_watchers: list[tuple[str, asyncio.Queue[conference_pb2.Caption]]] = []
         self._ids = itertools.count(1)
         self.tick_cpu: deque[float] = deque(maxlen=3000)
+        self._hurrying: set[tuple[str, str]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def join(self, name: str, language: str, profile_id: str, transport: Transport, kind: int) -> Participant:
         """Add a participant and start their tiers."""
@@ -231,6 +233,9 @@ class Conference:
             attributes={**attributes, "lingua.stt.server": self.stt.address},
         )
         p.utterance = Utterance(p, number, span, stt, speech_start)
+        for listener in self.participants.values():
+            if listener.language != p.language:
+                self.hurry(listener, p)  # more of p's speech is coming: catch up on what is queued
         return p.utterance
 
     def _commit_sentences(self, utterance: Utterance, stable: str) -> None:
@@ -252,11 +257,12 @@ class Conference:
 
     # Translation audio -> listeners.
 
-    def deliver(self, utterance: Utterance, language: str, frames: list[bytes]) -> None:
-        """Queue translated frames for every listener of language.
+    def deliver(self, utterance: Utterance, language: str, frames: list[bytes], rate: float | None = None) -> None:
+        """Queue translated frames (made at speaking rate `rate`, if given) for every listener of language.
 
         A listener who is more than catch_up.drop_s behind on this speaker when a new
-        utterance arrives has the stale audio dropped first.
+        utterance arrives has the stale audio dropped first; one more than
+        catch_up.after_s behind is hurried.
         """
         speaker = utterance.speaker
         for listener in self.listeners(speaker, language):
@@ -267,10 +273,35 @@ class Conference:
                     dropped = listener.playback.drop(speaker.id)
                     metrics.DROPPED.labels("stale", listener.id).inc(dropped)
                     log.info("%s was %.1f s behind %s: dropped the stale audio", listener.label, behind, speaker.label)
+                else:
+                    self.hurry(listener, speaker)
                 hearing = Hearing(utterance, listener.id, language, behind)
                 utterance.heard_by[listener.id] = hearing
                 mark = hearing.first
-            listener.playback.push(speaker.id, frames, mark)
+            listener.playback.push(speaker.id, frames, mark, rate)
+
+    def hurry(self, listener: Participant, speaker: Participant) -> None:
+        """Replace the translation of speaker queued for listener by a faster copy if they are behind on it."""
+        behind = listener.playback.queued_seconds(speaker.id)
+        key = (listener.id, speaker.id)
+        if behind <= self.catch_up.after_s or key in self._hurrying:
+            return
+        snapshot = listener.playback.snapshot(speaker.id)
+        rate = self.catch_up.rate(behind)
+
+        async def run() -> None:
+            try:
+                remade, head, saved = await asyncio.to_thread(hurry.remake, snapshot, rate, self.catch_up.max_rate)
+                if saved > 0 and listener.playback.replace(snapshot, remade, head):
+                    metrics.HURRIED.inc(saved)
+                    log.debug("%s hurried %.2f s behind %s: %.2f s saved", listener.label, behind, speaker.label, saved)
+            finally:
+                self._hurrying.discard(key)
+
+        self._hurrying.add(key)
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def delivered(self, utterance: Utterance, language: str) -> None:
         """All of utterance's audio in language is queued: mark its end for each of its listeners."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -77,6 +78,25 @@ Mark = Callable[[bool], None]
 """Called when its place in a queue is played out (True) or dropped as stale (False)."""
 
 
+class Tempo(float):
+    """Sits before frames in a queue: the speaking rate they were made at (hurry caps on it)."""
+
+
+Item = bytes | Mark | Tempo
+
+
+@dataclass
+class Snapshot:
+    """What one source had queued at one moment, to be replaced by a hurried copy (`PlaybackQueue.replace`)."""
+
+    source: str
+    items: list[Item]
+    popped: int
+    generation: int
+    tempo: float
+    """The rate of the frames at the head (their Tempo item already played)."""
+
+
 class PlaybackQueue:
     """What one listener will hear: a frame queue per source, mixed one frame per tick.
 
@@ -85,20 +105,26 @@ class PlaybackQueue:
     clipping. Marks sit between frames and are called when the next frame is
     mixed out (or the queue runs dry after them): that is how an utterance's
     first and last translated audio is timed. `drop` discards a source's queued
-    audio (stale translation a listener fell too far behind on).
+    audio (stale translation a listener fell too far behind on); `snapshot` and
+    `replace` swap queued audio for a faster copy made off the tick.
     """
 
     def __init__(self, capacity: int = 3000) -> None:
         self.capacity = capacity
         self.dropped = 0
-        self._sources: dict[str, deque[bytes | Mark]] = {}
+        self._sources: dict[str, deque[Item]] = {}
         self._frames: dict[str, int] = {}
+        self._popped: dict[str, int] = {}
+        self._generation: dict[str, int] = {}
+        self._tempo: dict[str, float] = {}
 
-    def push(self, source: str, frames: list[bytes], mark: Mark | None = None) -> None:
-        """Queue whole frames from source; mark is called as the first of them plays."""
+    def push(self, source: str, frames: list[bytes], mark: Mark | None = None, rate: float | None = None) -> None:
+        """Queue whole frames from source; mark is called as the first of them plays; rate is what they were made at."""
         queue = self._sources.setdefault(source, deque())
         if mark is not None:
             queue.append(mark)
+        if rate is not None:
+            queue.append(Tempo(rate))
         for frame in frames:
             if self._frames.get(source, 0) >= self.capacity:
                 self._discard_oldest(source)
@@ -117,27 +143,73 @@ class PlaybackQueue:
         """Discard what source has queued (its marks are told); return frames dropped."""
         queue = self._sources.get(source)
         dropped = self._frames.pop(source, 0)
+        self._changed(source)
         if queue:
-            marks = [item for item in queue if callable(item)]
+            marks = [item for item in queue if _is_mark(item)]
             queue.clear()
             for m in marks:
-                m(False)
+                m(False)  # type: ignore[operator]
         self.dropped += dropped
         return dropped
 
+    def snapshot(self, source: str) -> Snapshot:
+        """What source has queued now, for a replacement made elsewhere."""
+        queue = self._sources.get(source, deque())
+        popped, generation = self._popped.get(source, 0), self._generation.get(source, 0)
+        return Snapshot(source, list(queue), popped, generation, self._tempo.get(source, 1.0))
+
+    def replace(self, snapshot: Snapshot, remade: list[list[Item]], tempo: float) -> bool:
+        """Put a remade copy in place of what is left of snapshot's items; False if they were cut since.
+
+        remade holds, for each of snapshot.items, what replaces it (marks kept, in
+        order); the entries of items played out since the snapshot are skipped.
+        tempo is the new rate of the frames at the head.
+        """
+        source = snapshot.source
+        if snapshot.generation != self._generation.get(source, 0):
+            return False
+        played = self._popped.get(source, 0) - snapshot.popped
+        if played >= len(snapshot.items):
+            return False
+        queue = self._sources[source]
+        newer = list(queue)[len(snapshot.items) - played :]
+        queue.clear()
+        queue.extend(item for items in remade[played:] for item in items)
+        queue.extend(newer)
+        self._frames[source] = sum(isinstance(item, bytes) for item in queue)
+        tempos = [item for items in remade[:played] for item in items if isinstance(item, Tempo)]
+        self._tempo[source] = float(tempos[-1]) if tempos else tempo
+        return True
+
+    def _changed(self, source: str) -> None:
+        self._generation[source] = self._generation.get(source, 0) + 1
+
     def _discard_oldest(self, source: str) -> None:
         queue = self._sources[source]
-        while queue and callable(queue[0]):
-            queue.popleft()(False)  # type: ignore[operator]
+        self._changed(source)
+        while queue and not isinstance(queue[0], bytes):
+            self._take(source, queue)
         if queue:
             queue.popleft()
             self._frames[source] -= 1
             self.dropped += 1
 
+    def _take(self, source: str, queue: deque[Item]) -> bytes | None:
+        """Pop the head: a frame is returned, a mark called (played), a tempo noted."""
+        item = queue.popleft()
+        self._popped[source] = self._popped.get(source, 0) + 1
+        if isinstance(item, Tempo):
+            self._tempo[source] = float(item)
+        elif isinstance(item, bytes):
+            return item
+        else:
+            item(True)
+        return None
+
     def remove(self, source: str) -> None:
         """Forget a source (it left)."""
-        self._sources.pop(source, None)
-        self._frames.pop(source, None)
+        for state in (self._sources, self._frames, self._popped, self._generation, self._tempo):
+            state.pop(source, None)
 
     def depth(self) -> int:
         """Frames queued across sources."""
@@ -148,13 +220,11 @@ class PlaybackQueue:
         frames: list[bytes] = []
         for source, queue in self._sources.items():
             while queue:
-                item = queue.popleft()
-                if callable(item):
-                    item(True)
-                    continue
-                frames.append(item)
-                self._frames[source] -= 1
-                break
+                frame = self._take(source, queue)
+                if frame is not None:
+                    frames.append(frame)
+                    self._frames[source] -= 1
+                    break
         if not frames:
             return None
         if len(frames) == 1:
@@ -163,3 +233,7 @@ class PlaybackQueue:
         for frame in frames:
             total += np.frombuffer(frame, dtype="<i2")
         return np.clip(total, -32768, 32767).astype("<i2").tobytes()
+
+
+def _is_mark(item: Item) -> bool:
+    return not isinstance(item, bytes | Tempo)

@@ -42,6 +42,10 @@ BACKLOG = Histogram(
 UTTERANCES_DROPPED = Counter(
     "lingua_utterances_dropped_total", "Translated utterances dropped unheard: the listener was too far behind"
 )
+HURRIED = Counter(
+    "lingua_hurried_seconds_total",
+    "Seconds of queued translated audio saved by playing it faster to listeners who fell behind",
+)
 SPECULATION = Counter(
     "lingua_speculative_translations_total",
     "Utterances translated from the STT's speculative final before the endpoint: confirmed by the final, or retracted",

@@ -45,6 +45,9 @@ class _Synthesis:
         self.held = held
         self.buffer: list[bytes] = []
         self.frames = 0
+        self.rate = 1.0
+        """The speaking rate asked of TTS."""
+        self._rated = False
         self.released: asyncio.Task[None] | None = None
         self.requests: asyncio.Queue[tts_pb2.StreamingSynthesizeRequest | None] = asyncio.Queue()
         self.task = asyncio.create_task(self.run())
@@ -57,7 +60,7 @@ class _Synthesis:
                 await asyncio.gather(after.task, return_exceptions=True)
             self.held = False
             if self.buffer:
-                self.tts.conference.deliver(self.utterance, self.language, self.buffer)
+                self._hand(self.buffer)
                 self.buffer = []
 
         self.released = asyncio.create_task(go())
@@ -67,7 +70,13 @@ class _Synthesis:
         if self.held:
             self.buffer.extend(frames)
         else:
-            self.tts.conference.deliver(self.utterance, self.language, frames)
+            self._hand(frames)
+
+    def _hand(self, frames: list[bytes]) -> None:
+        """To the listeners; the first frames carry the rate they were made at."""
+        rate = None if self._rated else self.rate
+        self._rated = True
+        self.tts.conference.deliver(self.utterance, self.language, frames, rate)
 
     async def done(self) -> None:
         """Until its audio is all synthesized and (if it was held) released."""
@@ -91,7 +100,7 @@ class _Synthesis:
         utterance = self.utterance
         spoken = (utterance.speech_end or time.perf_counter()) - utterance.speech_start
         expected = conference.pace.expect(self.language, sum(len(t) for t in self.texts))
-        rate = conference.catch_up.rate(backlog, expected, spoken)
+        rate = self.rate = conference.catch_up.rate(backlog, expected, spoken)
         config = tts_pb2.SynthesisConfig(language_code=self.language, format=LINEAR16, speaking_rate=rate)
         if speaker.profile_id:
             config.voice_profile_id = speaker.profile_id
