@@ -122,6 +122,7 @@ def measure(transport: str, turns_: list[tuple[str, str]], pause_s: float, with_
             "summary": traces.summary(found),
             "orchestrator": tick_cpu(system),
             "example_trace": traces.render(next((u for u in found if u.heard), found[0])) if found else "",
+            "utterances": [traces.record(u) for u in found],
         }
         if with_naive:
             baseline = naive(system, turns_)

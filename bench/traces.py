@@ -10,7 +10,7 @@ listener (first translated frame played to last).
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from bench.report import pct
 from clients.otlp import Span
@@ -94,6 +94,20 @@ def utterances(spans: list[Span]) -> list[UtteranceTrace]:
             )
         out.append(utterance)
     return sorted(out, key=lambda u: u.spans[0].start_ns)
+
+
+def record(trace: UtteranceTrace) -> dict[str, object]:
+    """One utterance's figures as JSON: who spoke, its stage times, and each listener's hearing."""
+    return {
+        "trace_id": trace.trace_id,
+        "speaker": trace.speaker_name or trace.speaker,
+        "language": trace.language,
+        "number": trace.number,
+        "stt_final_ms": round(trace.stt_final_ms, 1),
+        "mt_ms": [round(m, 1) for m in trace.mt_ms],
+        "tts_first_audio_ms": [round(t, 1) for t in trace.tts_first_audio_ms],
+        "heard": [asdict(h) for h in trace.heard],
+    }
 
 
 def summary(traces: list[UtteranceTrace]) -> dict[str, dict[str, float]]:
