@@ -141,7 +141,11 @@ def main() -> None:
     parser.add_argument("--engines", default="", help="only voices of these engines (comma-separated)")
     parser.add_argument("--voices", default="", help="only these voices (comma-separated)")
     parser.add_argument("--limit", type=int, default=1000, help="most sentences (and prompts) per split")
-    parser.add_argument("--rates", default=RATES, help="speaking rates tried on dev for fast voices")
+    parser.add_argument(
+        "--rates",
+        default=RATES,
+        help="speaking rates tried on dev for fast voices (the TTS server time-scales its audio to each)",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results/voices.json"))
     parser.add_argument("--write-table", action="store_true", help=f"also write {TABLE} (full runs only)")
     parser.add_argument("--resume", action="store_true", help="keep the voices --out already holds, measure the rest")
