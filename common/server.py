@@ -18,6 +18,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from common.guard import GuardInterceptor
 from common.telemetry import TracingInterceptor, setup_tracing, shutdown_tracing
 
 log = logging.getLogger(__name__)
@@ -51,10 +52,11 @@ def parser(name: str, default_port: int, description: str) -> argparse.ArgumentP
     """The common flags; name is the env prefix (stt, mt, tts, profile)."""
     p = _EnvDefaults(name, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.set_defaults(service_name=name)
-    p.add_argument("--host", default="[::]", help="address to bind")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind ([::] or 0.0.0.0 opens every interface)")
     p.add_argument("--port", type=int, default=default_port, help="port to bind (0 picks one)")
     p.add_argument("--max-message-mb", type=int, default=16, help="largest message in or out, MiB")
-    p.add_argument("--max-streams", type=int, default=64, help="most concurrent RPCs")
+    p.add_argument("--max-streams", type=int, default=64, help="most concurrent RPCs; more are refused at once")
+    p.add_argument("--idle-seconds", type=float, default=120.0, help="a client stream silent this long is closed")
     p.add_argument("--grace-seconds", type=float, default=10.0, help="drain time on SIGTERM")
     p.add_argument("--log-level", default="INFO", help="logging level")
     return p
@@ -74,8 +76,7 @@ async def serve(
     """
     limit = args.max_message_mb * 1024 * 1024
     server = grpc.aio.server(
-        interceptors=[TracingInterceptor()],
-        maximum_concurrent_rpcs=args.max_streams,
+        interceptors=[GuardInterceptor(args.max_streams, args.idle_seconds), TracingInterceptor()],
         options=[
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", limit),

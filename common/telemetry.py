@@ -16,6 +16,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
+from common.handlers import EXEMPT, Behavior, rewrap
+
 _configured = False
 
 
@@ -64,9 +66,6 @@ def outgoing_metadata() -> tuple[tuple[str, str], ...]:
     return tuple(carrier.items())
 
 
-Behavior = Callable[[Any, grpc.aio.ServicerContext], Any]
-
-
 class TracingInterceptor(grpc.aio.ServerInterceptor):
     """Runs every RPC inside a SERVER span whose parent comes from the call's metadata."""
 
@@ -80,7 +79,7 @@ class TracingInterceptor(grpc.aio.ServerInterceptor):
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
         method = handler_call_details.method  # type: ignore[attr-defined]
-        if handler is None or method.startswith(("/grpc.health", "/grpc.reflection")):
+        if handler is None or method.startswith(EXEMPT):
             return handler
         parent = propagate.extract(dict(handler_call_details.invocation_metadata or ()))  # type: ignore[attr-defined]
         name = method.lstrip("/")
@@ -109,18 +108,4 @@ class TracingInterceptor(grpc.aio.ServerInterceptor):
 
             return call
 
-        kinds = {
-            "unary_unary": grpc.unary_unary_rpc_method_handler,
-            "unary_stream": grpc.unary_stream_rpc_method_handler,
-            "stream_unary": grpc.stream_unary_rpc_method_handler,
-            "stream_stream": grpc.stream_stream_rpc_method_handler,
-        }
-        for attr, make in kinds.items():
-            behavior = getattr(handler, attr)
-            if behavior is not None:
-                return make(
-                    wrap(behavior),
-                    request_deserializer=handler.request_deserializer,
-                    response_serializer=handler.response_serializer,
-                )
-        return handler
+        return rewrap(handler, wrap)

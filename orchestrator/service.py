@@ -15,6 +15,7 @@ from common.streams import split_config
 from lingua.conference.v1 import conference_pb2, conference_pb2_grpc
 from orchestrator import metrics
 from orchestrator.conference import Conference
+from orchestrator.languages import ServedLanguages
 
 
 class StreamTransport:
@@ -47,6 +48,7 @@ class ConferenceServicer(conference_pb2_grpc.ConferenceServiceServicer):
 
     def __init__(self, conference: Conference) -> None:
         self.conference = conference
+        self.languages = ServedLanguages(conference.mt, conference.tts)
 
     @handle_errors
     async def Join(
@@ -56,6 +58,7 @@ class ConferenceServicer(conference_pb2_grpc.ConferenceServiceServicer):
         if not config.language_code:
             raise InvalidArgument("config.language_code is required (the language you speak and hear)")
         language = base_language(config.language_code)
+        await self.languages.check(language)
         transport = StreamTransport()
         name = config.display_name or f"grpc {context.peer()}"
         p = self.conference.join(name, language, config.voice_profile_id, transport, conference_pb2.TRANSPORT_GRPC)

@@ -101,9 +101,11 @@ def test_join_rejects_bad_input(orchestrator_address: str) -> None:
                 ],
                 "even byte count",
             ),
+            ([conference_pb2.JoinRequest(config=conference_pb2.JoinConfig(language_code="xx"))], "'xx' is not served"),
         ]
         for requests, message in cases:
             with pytest.raises(grpc.RpcError) as info:
                 list(stub.Join(iter(requests), timeout=10))
             assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
             assert message in info.value.details()
+    assert "use one of: " in info.value.details() and "en, es" in info.value.details()
