@@ -14,6 +14,8 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from common.security import open_channel
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -78,7 +80,7 @@ def failed_start(module: str, *args: str, env: dict[str, str] | None = None, tim
 
 def wait_serving(address: str, deadline: float) -> None:
     """Poll grpc.health.v1 until the server answers SERVING."""
-    with grpc.insecure_channel(address) as channel:
+    with open_channel(address) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while True:
             try:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
+from common.security import open_channel
 from lingua.audio.v1 import audio_pb2
 from lingua.mt.v1 import mt_pb2, mt_pb2_grpc
 from lingua.profile.v1 import profile_pb2, profile_pb2_grpc
@@ -18,9 +19,9 @@ FRAME_BYTES = 640  # 20 ms at 16 kHz, 16-bit
 
 
 def channel(address: str) -> grpc.Channel:
-    """A client channel with the servers' 16 MiB message limit."""
+    """A client channel with the servers' 16 MiB message limit (TLS and token from the environment)."""
     limit = 16 * 1024 * 1024
-    return grpc.insecure_channel(
+    return open_channel(
         address,
         options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)],
     )

@@ -18,6 +18,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from common import security
 from common.guard import GuardInterceptor
 from common.telemetry import TracingInterceptor, setup_tracing, shutdown_tracing
 
@@ -59,6 +60,7 @@ def parser(name: str, default_port: int, description: str) -> argparse.ArgumentP
     p.add_argument("--idle-seconds", type=float, default=120.0, help="a client stream silent this long is closed")
     p.add_argument("--grace-seconds", type=float, default=10.0, help="drain time on SIGTERM")
     p.add_argument("--log-level", default="INFO", help="logging level")
+    security.add_flags(p)
     return p
 
 
@@ -75,8 +77,10 @@ async def serve(
     the launcher send any.
     """
     limit = args.max_message_mb * 1024 * 1024
+    credentials = security.server_credentials(args)
+    guard = GuardInterceptor(args.max_streams, args.idle_seconds)
     server = grpc.aio.server(
-        interceptors=[GuardInterceptor(args.max_streams, args.idle_seconds), TracingInterceptor()],
+        interceptors=[*security.server_interceptors(args), guard, TracingInterceptor()],
         options=[
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", limit),
@@ -86,7 +90,8 @@ async def serve(
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-    port = server.add_insecure_port(f"{args.host}:{args.port}")
+    bind = f"{args.host}:{args.port}"
+    port = server.add_insecure_port(bind) if credentials is None else server.add_secure_port(bind, credentials)
     if port == 0:
         raise SystemExit(f"cannot bind {args.host}:{args.port}")
     await server.start()

@@ -8,6 +8,8 @@ import random
 
 import grpc
 
+from common.security import open_aio_channel
+
 log = logging.getLogger(__name__)
 
 MESSAGE_LIMIT = 16 * 1024 * 1024
@@ -54,7 +56,7 @@ class Stage:
         """The channel to the current server (created on first use)."""
         address = self.address
         if address not in self._channels:
-            self._channels[address] = grpc.aio.insecure_channel(
+            self._channels[address] = open_aio_channel(
                 address,
                 options=[
                     ("grpc.max_receive_message_length", MESSAGE_LIMIT),
