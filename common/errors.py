@@ -37,6 +37,12 @@ class FailedPrecondition(RequestError):
     code = grpc.StatusCode.FAILED_PRECONDITION
 
 
+class ResourceExhausted(RequestError):
+    """The server is at a limit it keeps to serve the requests it has already taken."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
 class Unavailable(RequestError):
     """A backend the request needs is down; the client may retry."""
 

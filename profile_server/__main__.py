@@ -38,7 +38,8 @@ def main() -> None:
         embedder = await asyncio.to_thread(build, args.engine, args)
         await asyncio.get_running_loop().run_in_executor(executor, embedder.warm_up)
         log.info("embedder %s ready in %.1f s", embedder.name, time.perf_counter() - started)
-        servicer = VoiceProfileServicer(embedder, ProfileStore(args.data_dir), executor)
+        store = ProfileStore(args.data_dir, caches=state_dir() / "cache")
+        servicer = VoiceProfileServicer(embedder, store, executor)
         profile_pb2_grpc.add_VoiceProfileServiceServicer_to_server(servicer, server)
         return [profile_pb2.DESCRIPTOR.services_by_name["VoiceProfileService"].full_name]
 

@@ -30,7 +30,7 @@ RATE = 16000
 MIN_SAMPLES = 3
 MAX_SAMPLES = 32
 MIN_SAMPLE_SPEECH_S = 1.0
-"""Each enrollment sample needs this much speech."""
+"""Each enrollment sample needs this much speech (by Silero VAD), so an enrollment has at least 3 s."""
 MIN_EMBED_SPEECH_S = 0.5
 """Audio to embed or compare needs this much speech."""
 MAX_AUDIO_SECONDS = 600.0
@@ -124,7 +124,8 @@ class VoiceProfileServicer(profile_pb2_grpc.VoiceProfileServiceServicer):
         embedding = await self._embed(audio)
         if embedding.speech_seconds < MIN_EMBED_SPEECH_S:
             raise InvalidArgument(
-                f"{what} has {embedding.speech_seconds:.2f} s of speech; at least {MIN_EMBED_SPEECH_S} s is needed"
+                f"{what} has {embedding.speech_seconds:.2f} s of speech; "
+                f"at least {MIN_EMBED_SPEECH_S} s of someone speaking is needed (silence and noise do not count)"
             )
         return embedding
 
@@ -174,8 +175,8 @@ class VoiceProfileServicer(profile_pb2_grpc.VoiceProfileServiceServicer):
         for number, embedding in enumerate(embeddings, 1):
             if embedding.speech_seconds < MIN_SAMPLE_SPEECH_S:
                 raise InvalidArgument(
-                    f"sample {number} has {embedding.speech_seconds:.2f} s of speech; "
-                    f"each sample needs at least {MIN_SAMPLE_SPEECH_S} s"
+                    f"sample {number} has {embedding.speech_seconds:.2f} s of speech; record at least "
+                    f"{MIN_SAMPLE_SPEECH_S} s of the speaker talking in each sample (silence and noise do not count)"
                 )
 
         profile = Profile(
@@ -231,7 +232,7 @@ class VoiceProfileServicer(profile_pb2_grpc.VoiceProfileServiceServicer):
     async def DeleteProfile(
         self, request: profile_pb2.DeleteProfileRequest, context: grpc.aio.ServicerContext
     ) -> profile_pb2.DeleteProfileResponse:
-        """Remove a profile and its files."""
+        """Remove a profile, its files and the caches other servers made from it in the shared state folder."""
         await asyncio.to_thread(self.store.delete, request.profile_id)
         return profile_pb2.DeleteProfileResponse()
 

@@ -3,9 +3,15 @@
 Each file is written to a temporary file in the same folder, synced, then
 renamed over its final name. The npz goes first and the json last: the json is
 the commit marker, so a profile exists exactly when its json does. Replacing a
-profile removes the old json first; deleting removes the json, then the npz.
+profile removes the old json first; deleting removes the json, then the npz
+and any temporary files of the profile.
 Leftover temporary files (".<name>.<random>.tmp") and npz files without a
 json are ignored. A lock serializes the operations of one process.
+
+The enrollment audio is biometric data: the folder is owner-only (0700) and so
+is every file in it (0600), fixed up when a store opens. Deleting or replacing
+a profile also purges what other servers cached from it in the shared state
+folder (common.profile_cache).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +29,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from common import profile_cache
 from common.errors import InvalidArgument, NotFound
 from common.paths import write_atomic
 
@@ -30,6 +38,10 @@ log = logging.getLogger(__name__)
 VERSION = 1
 """Format version written to every profile."""
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+FOLDER_MODE = 0o700
+FILE_MODE = 0o600
+
+Writer = Callable[[IO[bytes]], None]
 
 
 def check_id(profile_id: str) -> str:
@@ -74,13 +86,33 @@ class Profile:
         return cls(**fields)
 
 
-class ProfileStore:
-    """The profiles in one folder."""
+def _private(write: Writer) -> Writer:
+    """write, into a file made owner-only before any data goes in."""
 
-    def __init__(self, root: Path) -> None:
+    def private(out: IO[bytes]) -> None:
+        os.fchmod(out.fileno(), FILE_MODE)
+        write(out)
+
+    return private
+
+
+class ProfileStore:
+    """The profiles in one folder; caches: the state folder's cache to purge derived files from (None: none)."""
+
+    def __init__(self, root: Path, caches: Path | None = None) -> None:
         self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+        self.caches = caches
+        root.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._restrict()
+
+    def _restrict(self) -> None:
+        """Make the folder and every file in it owner-only."""
+        os.chmod(self.root, FOLDER_MODE)
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                if entry.is_file(follow_symlinks=False):
+                    os.chmod(entry.path, FILE_MODE)
 
     def _json(self, profile_id: str) -> Path:
         return self.root / f"{profile_id}.json"
@@ -112,9 +144,10 @@ class ProfileStore:
 
         with self._lock:
             self._json(profile.profile_id).unlink(missing_ok=True)
-            write_atomic(self._npz(profile.profile_id), write_npz)
-            write_atomic(self._json(profile.profile_id), write_json)
+            write_atomic(self._npz(profile.profile_id), _private(write_npz))
+            write_atomic(self._json(profile.profile_id), _private(write_json))
             self._sync_dir()
+            self._purge_derived(profile.profile_id)
 
     def _read(self, profile_id: str, embedding: bool) -> Profile:
         try:
@@ -162,13 +195,26 @@ class ProfileStore:
                     log.warning("skipping unreadable profile %s: %s", profile_id, err)
             return out, ""
 
+    def _files(self, profile_id: str) -> list[Path]:
+        """Every file of the profile in the folder, temporary ones included."""
+        name = rf"{re.escape(profile_id)}\.(json|npz)"
+        pattern = re.compile(rf"{name}|\.{name}\.\w+\.tmp")
+        return sorted(p for p in self.root.iterdir() if pattern.fullmatch(p.name))
+
     def delete(self, profile_id: str) -> None:
-        """Remove a profile; NotFound if there is none."""
+        """Remove a profile, all its files and what was cached from it; NotFound if there is none."""
         check_id(profile_id)
         with self._lock:
             try:
                 self._json(profile_id).unlink()
             except FileNotFoundError:
                 raise NotFound(f"no profile with id {profile_id!r}") from None
-            self._npz(profile_id).unlink(missing_ok=True)
+            for path in self._files(profile_id):
+                path.unlink(missing_ok=True)
             self._sync_dir()
+            self._purge_derived(profile_id)
+
+    def _purge_derived(self, profile_id: str) -> None:
+        if self.caches is not None:
+            for path in profile_cache.purge(profile_id, self.caches):
+                log.info("removed %s, cached from profile %s", path, profile_id)

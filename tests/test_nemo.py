@@ -16,9 +16,9 @@ import corpus
 from bench.models.nemo import LABELS, TINY, write_model
 from clients.launch import failed_start, running
 from common.audio import pcm16, to_float
+from common.vad import SileroDetector
 from stt_server.engines.base import SAMPLE_RATE
 from stt_server.engines.nemo import BufferedRecognizer, StreamingRecognizer, load_model, with_prefix
-from stt_server.engines.silero import SileroDetector
 from stt_server.stream import Tuning
 from tests.test_stt import RATE, Utterance, recognize, seconds, silence, utterances
 

@@ -1,4 +1,4 @@
-"""VoiceProfileService over a real socket: enrollment, comparison, storage, validation."""
+"""VoiceProfileService over a real socket: enrollment, comparison, storage, validation (files: test_profile_files)."""
 
 from __future__ import annotations
 
@@ -71,6 +71,20 @@ def rpc_error(call: object, *args: object) -> grpc.RpcError:
 def resample16(pcm: bytes, rate: int) -> bytes:
     samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
     return np.clip(resample_poly(samples, rate, 16000), -32768, 32767).astype("<i2").tobytes()
+
+
+def noise(seconds: float, seed: int, level: float = 0.1) -> bytes:
+    """White noise at level RMS (0.1: -20 dBFS) as 16 kHz LINEAR16."""
+    samples = np.random.default_rng(seed).standard_normal(int(seconds * 16000)) * level * 32767
+    return np.clip(samples, -32768, 32767).astype("<i2").tobytes()
+
+
+def with_noise(pcm: bytes, snr_db: float, seed: int) -> bytes:
+    """pcm with white noise added snr_db below its RMS level."""
+    speech = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    level = np.sqrt(np.mean(speech**2)) / 10 ** (snr_db / 20)
+    noisy = speech + np.random.default_rng(seed).standard_normal(len(speech)) * level
+    return np.clip(noisy, -32768, 32767).astype("<i2").tobytes()
 
 
 def by_profile(profile_id: str) -> pb.CompareOperand:
@@ -272,6 +286,7 @@ def test_files_restart_and_foreign_embedder(tmp_path: Path) -> None:
 SPEECH = corpus.prompt_pcm16("auth-incorrect")
 SHORT = SPEECH[32000 : 32000 + 9600]  # 0.3 s from the middle of a word
 SILENCE = bytes(64000)  # 2 s
+NOISE = noise(3.0, seed=0)
 
 
 @pytest.mark.parametrize(
@@ -283,6 +298,12 @@ SILENCE = bytes(64000)  # 2 s
         pytest.param(list(requests("short", [SHORT] * 3)), "INVALID_ARGUMENT", "sample 1 has", id="short-speech"),
         pytest.param(
             list(requests("silent", [SPEECH, SPEECH, SILENCE])), "INVALID_ARGUMENT", "sample 3 has", id="silence"
+        ),
+        pytest.param(
+            list(requests("loud", [SPEECH, SPEECH, noise(3.0, seed=3, level=0.5)])),
+            "INVALID_ARGUMENT",
+            "sample 3 has 0.00 s of speech",
+            id="loud-noise",
         ),
         pytest.param(
             list(requests("x", [SPEECH] * 3))[1:], "INVALID_ARGUMENT", "first message must be metadata", id="no-meta"
@@ -327,6 +348,29 @@ def test_odd_bytes_message_says_what_is_allowed(stub: profile_pb2_grpc.VoiceProf
     assert "16000" in (err.details() or "")
 
 
+@pytest.mark.parametrize("sample", [noise(4.0, seed=7), SILENCE * 2], ids=["noise", "silence"])
+def test_enrollment_without_speech_says_what_to_fix(
+    stub: profile_pb2_grpc.VoiceProfileServiceStub, sample: bytes
+) -> None:
+    profile_id = f"no-speech-{uuid.uuid4().hex[:8]}"
+    err = rpc_error(stub.Enroll, requests(profile_id, [sample] * 3))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    details = err.details() or ""
+    assert details.startswith("sample 1 has 0.00 s of speech;"), details
+    assert "record at least 1.0 s of the speaker talking in each sample" in details
+    assert "silence and noise do not count" in details
+    err = rpc_error(stub.GetProfile, pb.GetProfileRequest(profile_id=profile_id))
+    assert err.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_speech_in_noise_is_enrolled(stub: profile_pb2_grpc.VoiceProfileServiceStub) -> None:
+    samples = [with_noise(corpus.prompt_pcm16(n), snr_db=10.0, seed=seed) for seed, n in enumerate(ENROLL)]
+    noisy = enroll(stub, f"noisy-{uuid.uuid4().hex[:8]}", samples)
+    stub.DeleteProfile(pb.DeleteProfileRequest(profile_id=noisy.profile_id), timeout=30)
+    total = sum(len(s) / 32000 for s in samples)
+    assert 0.6 * total < noisy.speech_seconds <= total
+
+
 def test_rejected_enrollment_stores_nothing(stub: profile_pb2_grpc.VoiceProfileServiceStub) -> None:
     profile_id = f"rejected-{uuid.uuid4().hex[:8]}"
     rpc_error(stub.Enroll, requests(profile_id, [SPEECH, SPEECH, SILENCE]))
@@ -346,6 +390,7 @@ def test_rejected_enrollment_stores_nothing(stub: profile_pb2_grpc.VoiceProfileS
         ("Embed", pb.EmbedRequest(), "INVALID_ARGUMENT", "audio is required"),
         ("Embed", pb.EmbedRequest(audio=audio(b"")), "INVALID_ARGUMENT", "empty"),
         ("Embed", pb.EmbedRequest(audio=audio(SILENCE)), "INVALID_ARGUMENT", "0.00 s of speech"),
+        ("Embed", pb.EmbedRequest(audio=audio(NOISE)), "INVALID_ARGUMENT", "0.00 s of speech"),
         ("Embed", pb.EmbedRequest(audio=audio(SPEECH, 11025)), "INVALID_ARGUMENT", "sample rate"),
         ("Embed", pb.EmbedRequest(audio=audio_pb2.AudioInput(content=SPEECH)), "INVALID_ARGUMENT", "format"),
         (

@@ -1,8 +1,8 @@
 """The embedder interface and the vector layout every embedder shares.
 
 An embedding is [speaker vector | prosody vector], each part unit length (or
-all zeros when the audio had no speech). Two embeddings compare only when the
-same embedder made them.
+all zeros when Silero VAD finds no speech in the audio). Two embeddings compare
+only when the same embedder made them.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RATE = 16000
-"""Sample rate of the audio every embedder takes."""
+from common.vad import RATE, WINDOW, WINDOW_S, speech_mask
+from profile_server.engines.prosody import DIM as PROSODY_DIM
+from profile_server.engines.prosody import prosody_vector
+
 SPEAKER_WEIGHT = 0.85
 """Share of the speaker part in the overall similarity; prosody has the rest."""
 
@@ -42,7 +44,7 @@ class Embedder(ABC):
     name: str
     """Identifies the model and layout, e.g. "resemblyzer-256+prosody-64/v1"."""
     speaker_dim: int
-    prosody_dim: int
+    prosody_dim = PROSODY_DIM
 
     @property
     def dim(self) -> int:
@@ -50,17 +52,33 @@ class Embedder(ABC):
         return self.speaker_dim + self.prosody_dim
 
     @abstractmethod
+    def speaker_vector(self, audio: np.ndarray) -> np.ndarray:
+        """The unit-length speaker part for float32 audio at 16 kHz; thread-safe."""
+
     def embed(self, audio: np.ndarray) -> Embedding:
-        """Embed float32 audio at 16 kHz; thread-safe."""
+        """Embed float32 audio at 16 kHz; all zeros when it holds no speech; thread-safe."""
+        speech = speech_mask(audio)
+        speech_seconds = float(speech.sum()) * WINDOW_S
+        if speech_seconds == 0.0:
+            return Embedding(np.zeros(self.dim, dtype=np.float32), 0.0)
+        vector = np.concatenate([self.speaker_vector(audio), prosody_vector(audio, speech)]).astype(np.float32)
+        return Embedding(vector, speech_seconds)
 
     def warm_up(self) -> None:
-        """Run the models once so the first request is not slow."""
+        """Run the models once so the first request is not slow.
+
+        The synthetic voice is no speech to the VAD, so the speaker and prosody
+        parts are run on it as if it all were.
+        """
         t = np.arange(2 * RATE) / RATE
         pitch = 150.0 * 2 ** (np.sin(2 * np.pi * 0.5 * t) / 6)
         phase = 2 * np.pi * np.cumsum(pitch) / RATE
         voice = sum(np.sin(k * phase) / k for k in range(1, 8))
         envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 4 * t)
-        self.embed((0.1 * voice * envelope).astype(np.float32))
+        audio = (0.1 * voice * envelope).astype(np.float32)
+        speech_mask(audio)
+        self.speaker_vector(audio)
+        prosody_vector(audio, np.ones(len(audio) // WINDOW, dtype=bool))
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

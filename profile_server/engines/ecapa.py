@@ -6,7 +6,7 @@ SpeechBrain's own EncoderClassifier.from_hparams, with the yaml's
 pretrained_path pointed at that folder and network fetching disabled, so
 nothing is ever downloaded. The speaker part is the unit-length ECAPA
 embedding of the whole recording; the prosody part and speech seconds are
-exactly those of the embedded engine (engines.prosody, engines.vad).
+exactly those of the embedded engine (engines.base).
 """
 
 from __future__ import annotations
@@ -19,10 +19,8 @@ from speechbrain.inference.speaker import EncoderClassifier
 from speechbrain.utils.fetching import FetchConfig, FetchFrom, FetchSource
 
 from common.models import model_path, torch_device
-from profile_server.engines.base import Embedder, Embedding
+from profile_server.engines.base import Embedder
 from profile_server.engines.prosody import DIM as PROSODY_DIM
-from profile_server.engines.prosody import prosody_vector
-from profile_server.engines.vad import FRAME_S, speech_mask
 
 MODEL = "ecapa-voxceleb"
 """Folder name under .state/models."""
@@ -32,8 +30,6 @@ FILES = ("hyperparams.yaml", "embedding_model.ckpt", "mean_var_norm_emb.ckpt", "
 
 class EcapaEmbedder(Embedder):
     """speechbrain-ecapa-192+prosody-64/v1 (the speaker size comes from the loaded model)."""
-
-    prosody_dim = PROSODY_DIM
 
     def __init__(self, model_dir: str | Path | None = None, device: str = "auto") -> None:
         folder = model_path(model_dir, MODEL, FILES, section="ecapa").resolve()
@@ -56,12 +52,3 @@ class EcapaEmbedder(Embedder):
             vector = self._model.encode_batch(wavs).reshape(-1).float().cpu().numpy()
         norm = float(np.linalg.norm(vector))
         return (vector / norm if norm > 0 else vector).astype(np.float32)
-
-    def embed(self, audio: np.ndarray) -> Embedding:
-        """Embed float32 audio at 16 kHz; all zeros when there is no speech."""
-        speech = speech_mask(audio)
-        speech_seconds = float(speech.sum()) * FRAME_S
-        if speech_seconds == 0.0:
-            return Embedding(np.zeros(self.dim, dtype=np.float32), 0.0)
-        vector = np.concatenate([self.speaker_vector(audio), prosody_vector(audio, speech)]).astype(np.float32)
-        return Embedding(vector, speech_seconds)

@@ -1,6 +1,6 @@
 """A 64-D prosody vector: pitch, voicing, energy and rhythm statistics of one recording.
 
-Input is 16 kHz float audio and its 30 ms speech mask (engines.vad). Pitch comes
+Input is 16 kHz float audio and its 32 ms Silero speech mask (common.vad). Pitch comes
 from librosa's pYIN (65-520 Hz, 20 ms hop, quarter-semitone grid) on the frames
 inside speech; energy is the RMS level of 25 ms frames every 10 ms, in dB
 relative to the 95th percentile of the speech frames (so loudness does not
@@ -48,7 +48,7 @@ from librosa import pyin
 from librosa.feature import rms
 from scipy.signal import find_peaks
 
-from profile_server.engines.vad import FRAME_S, RATE
+from common.vad import RATE, WINDOW_S
 
 DIM = 64
 FMIN, FMAX = 65.0, 520.0
@@ -70,7 +70,7 @@ def _on_grid(speech: np.ndarray, n: int, hop_s: float) -> np.ndarray:
     """The speech mask sampled at the centers of n frames hop_s apart."""
     if len(speech) == 0:
         return np.zeros(n, dtype=bool)
-    index = np.minimum((np.arange(n) * hop_s / FRAME_S).astype(int), len(speech) - 1)
+    index = np.minimum((np.arange(n) * hop_s / WINDOW_S).astype(int), len(speech) - 1)
     return speech[index]
 
 
@@ -97,7 +97,7 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 def prosody_vector(audio: np.ndarray, speech: np.ndarray) -> np.ndarray:
     """The 64-D prosody vector (float32, unit length or zero) of 16 kHz float audio."""
-    speech_s = float(speech.sum()) * FRAME_S
+    speech_s = float(speech.sum()) * WINDOW_S
     if speech_s == 0.0:
         return np.zeros(DIM, dtype=np.float32)
 
@@ -176,13 +176,13 @@ def prosody_vector(audio: np.ndarray, speech: np.ndarray) -> np.ndarray:
         [
             len(peaks) / speech_s,
             float(pause_runs.sum()) / (last - first + 1),
-            float(pause_runs.mean()) * FRAME_S if len(pause_runs) else 0.0,
-            float(speech_runs.mean()) * FRAME_S,
+            float(pause_runs.mean()) * WINDOW_S if len(pause_runs) else 0.0,
+            float(speech_runs.mean()) * WINDOW_S,
         ],
         _RHYTHM,
     )
 
-    span = level[int(first * FRAME_S / ENERGY_HOP_S) : int((last + 1) * FRAME_S / ENERGY_HOP_S)]
+    span = level[int(first * WINDOW_S / ENERGY_HOP_S) : int((last + 1) * WINDOW_S / ENERGY_HOP_S)]
     modulation = np.zeros(len(MOD_BANDS) - 1)
     if len(span) >= 50:
         power = np.abs(np.fft.rfft((span - span.mean()) * np.hanning(len(span)))) ** 2

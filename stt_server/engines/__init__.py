@@ -14,8 +14,8 @@ __all__ = ["ENGINES", "SAMPLE_RATE", "Engine", "Recognizer", "Transcript", "Voic
 
 def _embedded(args: argparse.Namespace) -> Engine:
     """Whisper base (CTranslate2, int8) from the installed weight packages, tiny.en for English, with Silero VAD."""
+    from common.vad import SileroDetector
     from stt_server.engines.routed import RoutedRecognizer
-    from stt_server.engines.silero import SileroDetector
     from stt_server.engines.whisper import WhisperRecognizer, english_model, ensure_model
 
     def whisper(folder: Path) -> WhisperRecognizer:
@@ -39,8 +39,8 @@ def _nemo(args: argparse.Namespace) -> Engine:
     offline_hubs()
     import torch
 
+    from common.vad import SileroDetector
     from stt_server.engines.nemo import load_model, recognizer
-    from stt_server.engines.silero import SileroDetector
 
     torch.set_num_threads(args.cpu_threads)
     model = load_model(folder, torch_device(args.device), args.nemo_att_context, args.nemo_decoder)

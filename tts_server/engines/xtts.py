@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -28,6 +27,7 @@ import torch
 from TTS.tts.configs.xtts_config import XttsConfig
 from TTS.tts.models.xtts import Xtts
 
+from common import profile_cache
 from common.errors import FailedPrecondition
 from common.models import torch_device
 from common.paths import cache_dir, write_atomic
@@ -112,7 +112,7 @@ class XttsSynthesizer:
         self.model = load_model(folder, self.device)
         self.fingerprint = fingerprint(folder)
         self.stream_chunk = stream_chunk
-        self.cache = cache or cache_dir("xtts-latents")
+        self.cache = cache or cache_dir(profile_cache.XTTS_LATENTS)
         self.cache.mkdir(parents=True, exist_ok=True)
         self.rate = int(self.model.args.output_sample_rate)
         self.languages = self._speakable(self.model.config.languages)
@@ -264,9 +264,8 @@ class XttsSynthesizer:
                 self._memory.popitem(last=False)
 
     def _key(self, profile_id: str, version: str) -> str:
-        """Cache key: readable profile id, then a hash of id, enrollment version and model."""
-        digest = hashlib.sha256(f"{profile_id}|{version}|{self.fingerprint}".encode()).hexdigest()[:24]
-        return f"{re.sub(r'[^A-Za-z0-9_.-]', '_', profile_id)[:48]}-{digest}"
+        """Cache key: readable profile id, then a hash of id, enrollment version and model (common.profile_cache)."""
+        return profile_cache.key(profile_id, version, self.fingerprint)
 
     def _profile_voice(self, profile_id: str, key: str) -> Voice:
         return Voice(f"profile:{profile_id}", self.name, self.languages, self.rate, clone_key=key)
