@@ -15,7 +15,7 @@ from common.server import parser, run
 from lingua.mt.v1 import mt_pb2, mt_pb2_grpc
 from mt_server.engines import ENGINES, build
 from mt_server.engines.registry import Router
-from mt_server.service import TranslatorService
+from mt_server.service import MAX_STREAM_CHARS, MAX_TEXT_CHARS, TranslatorService
 
 log = logging.getLogger("mt_server")
 
@@ -27,7 +27,15 @@ def flags() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, default=3, help="most engine steps in a pivot route")
     p.add_argument("--workers", type=int, default=8, help="threads running engine calls")
     p.add_argument("--cache-size", type=int, default=2048, help="recent translations kept in memory")
-    p.add_argument("--max-text-chars", type=int, default=5000, help="longest text accepted per segment or request")
+    p.add_argument(
+        "--max-text-chars", type=int, default=MAX_TEXT_CHARS, help="longest text accepted per segment or request"
+    )
+    p.add_argument(
+        "--max-stream-chars",
+        type=int,
+        default=MAX_STREAM_CHARS,
+        help="most characters of segments accepted on one stream, each version of a segment counted",
+    )
     p.add_argument(
         "--deepl-server-url", default="", help="DeepL API base URL (default: DeepL's, by key type); key: DEEPL_AUTH_KEY"
     )
@@ -41,7 +49,10 @@ def flags() -> argparse.ArgumentParser:
 
 def main() -> None:
     """Build and warm the engines, then serve until SIGTERM."""
-    args = flags().parse_args()
+    p = flags()
+    args = p.parse_args()
+    if min(args.max_text_chars, args.max_stream_chars) < 1:
+        p.error("--max-text-chars and --max-stream-chars must be at least 1")
     executor = ThreadPoolExecutor(max_workers=args.workers, thread_name_prefix="mt-engine")
     routers: list[Router] = []
 
@@ -62,7 +73,13 @@ def main() -> None:
 
     async def register(server: grpc.aio.Server) -> Sequence[str]:
         router = await asyncio.to_thread(start)
-        service = TranslatorService(router, executor, cache_size=args.cache_size, max_text_chars=args.max_text_chars)
+        service = TranslatorService(
+            router,
+            executor,
+            cache_size=args.cache_size,
+            max_text_chars=args.max_text_chars,
+            max_stream_chars=args.max_stream_chars,
+        )
         mt_pb2_grpc.add_TranslatorServiceServicer_to_server(service, server)
         return [mt_pb2.DESCRIPTOR.services_by_name["TranslatorService"].full_name]
 

@@ -28,6 +28,10 @@ _SPACES = re.compile(r"[ \t]{2,}")
 
 MAX_TERMS = 1000
 """Most glossary entries, and most do-not-translate phrases, per request."""
+MAX_TEXT_CHARS = 5000
+"""Default for the most characters in one text or segment to translate."""
+MAX_STREAM_CHARS = 1_000_000
+"""Default for the most characters of segments on one stream; every version of a growing segment counts."""
 
 FORMALITY: dict[int, Formality] = {
     mt_pb2.FORMALITY_UNSPECIFIED: "",
@@ -91,11 +95,20 @@ class _LRU:
 class TranslatorService(mt_pb2_grpc.TranslatorServiceServicer):
     """Translates with the router's engines; blocking engine calls run on executor."""
 
-    def __init__(self, router: Router, executor: Executor, *, cache_size: int = 2048, max_text_chars: int = 5000):
+    def __init__(
+        self,
+        router: Router,
+        executor: Executor,
+        *,
+        cache_size: int = 2048,
+        max_text_chars: int = MAX_TEXT_CHARS,
+        max_stream_chars: int = MAX_STREAM_CHARS,
+    ):
         self._router = router
         self._executor = executor
         self._cache = _LRU(cache_size)
         self._max_text_chars = max_text_chars
+        self._max_stream_chars = max_stream_chars
 
     def targets(
         self,
@@ -146,12 +159,23 @@ class TranslatorService(mt_pb2_grpc.TranslatorServiceServicer):
         if not stripped:
             raise InvalidArgument(f"{what} is empty; send the text to translate")
         if len(stripped) > self._max_text_chars:
-            raise InvalidArgument(f"{what} has {len(stripped)} characters; the limit is {self._max_text_chars}")
+            raise InvalidArgument(
+                f"{what} of {len(stripped)} characters is over the {self._max_text_chars}-character limit; "
+                "send it in smaller pieces"
+            )
         return stripped
 
+    def check_stream(self, received: int) -> None:
+        """InvalidArgument if a stream's segments, received characters so far, are over the per-stream limit."""
+        if received > self._max_stream_chars:
+            raise InvalidArgument(
+                f"the stream's segments reached {received} characters, over the {self._max_stream_chars}-character "
+                "limit per stream (each version of a segment counts); open a new stream for more text"
+            )
+
     async def translate(self, text: str, target: Target) -> str:
-        """Translate validated text for one target, through the cache."""
-        protected = target.protection.protect(text)
+        """Translate validated text for one target, through the cache; the phrases are protected in a thread."""
+        protected = await asyncio.to_thread(target.protection.protect, text)
         key = (target.source, target.target, protected.text, target.hints)
         raw = protected.text if not target.route else self._cache.get(key)
         if raw is None:
@@ -241,6 +265,8 @@ class _Stream:
     def __init__(self, service: TranslatorService, targets: list[Target]) -> None:
         self._service = service
         self._targets = targets
+        self._received = 0
+        """Characters of the segments read so far."""
         self._lanes: dict[tuple[str, int], _Lane] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._out: asyncio.Queue[mt_pb2.StreamingTranslateResponse | Exception | None] = asyncio.Queue()
@@ -274,6 +300,8 @@ class _Stream:
         if not segment.segment_id:
             raise InvalidArgument("segment_id is empty; give every segment a non-empty id")
         text = self._service.check_text(segment.text, f"segment {segment.segment_id!r} text")
+        self._received += len(text)
+        self._service.check_stream(self._received)
         version = mt_pb2.Segment(segment_id=segment.segment_id, text=text, is_final=segment.is_final)
         for index in range(len(self._targets)):
             key = (segment.segment_id, index)

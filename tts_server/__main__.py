@@ -18,7 +18,7 @@ from common.server import parser, run
 from lingua.tts.v1 import tts_pb2, tts_pb2_grpc
 from tts_server.engines import ENGINES, PREFER, build
 from tts_server.matching import SHIFT_SEMITONES, VoiceMatcher
-from tts_server.service import TextToSpeechServicer
+from tts_server.service import MAX_STREAM_CHARS, MAX_TEXT_CHARS, TextToSpeechServicer
 
 log = logging.getLogger("tts_server")
 
@@ -67,9 +67,20 @@ def main() -> None:
     p.add_argument("--model-dir", default="", help="model folder of a production engine (default .state/models/NAME)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="torch device (xtts)")
     p.add_argument("--xtts-stream-chunk", type=int, default=20, help="GPT tokens per streamed audio chunk (xtts)")
+    p.add_argument(
+        "--max-text-chars", type=int, default=MAX_TEXT_CHARS, help="most characters of text in one TextInput message"
+    )
+    p.add_argument(
+        "--max-stream-chars",
+        type=int,
+        default=MAX_STREAM_CHARS,
+        help="most characters of text on one stream, all its messages together",
+    )
     args = p.parse_args()
     if args.xtts_stream_chunk < 1:
         p.error("--xtts-stream-chunk must be at least 1")
+    if min(args.max_text_chars, args.max_stream_chars) < 1:
+        p.error("--max-text-chars and --max-stream-chars must be at least 1")
     defaults = default_voices(args.default_voices)
     executor = ThreadPoolExecutor(max_workers=args.workers, thread_name_prefix="tts")
     matchers: list[VoiceMatcher] = []
@@ -89,7 +100,9 @@ def main() -> None:
             shift = args.voice_shift_min_semitones if args.voice_shift else None
             matcher = VoiceMatcher(args.profile_server, engine, executor, cache, shift)
             matchers.append(matcher)
-        servicer = TextToSpeechServicer(engine, executor, matcher)
+        servicer = TextToSpeechServicer(
+            engine, executor, matcher, max_text_chars=args.max_text_chars, max_stream_chars=args.max_stream_chars
+        )
         tts_pb2_grpc.add_TextToSpeechServiceServicer_to_server(servicer, server)
         return [tts_pb2.DESCRIPTOR.services_by_name["TextToSpeechService"].full_name]
 

@@ -35,6 +35,12 @@ SPEAKING_RATES = (0.5, 2.0)
 PITCH_SEMITONES = 12.0
 MAX_MESSAGE_SECONDS = 1.0
 """Longest audio in one AudioChunk message; a longer piece goes out in several."""
+MAX_TEXT_CHARS = 20_000
+"""Default for the most characters of text in one TextInput message."""
+MAX_STREAM_CHARS = 200_000
+"""Default for the most characters of text on one stream, all its messages together."""
+INLINE_CHARS = 2_000
+"""Text longer than this is chunked in a thread (tens of ms for the longest), so the event loop keeps answering."""
 
 
 @dataclass(frozen=True)
@@ -81,12 +87,21 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServiceServicer):
     """Speaks streamed text with the engine's voices."""
 
     def __init__(
-        self, engine: Engine, executor: Executor, matcher: VoiceMatcher | None, limits: Limits | None = None
+        self,
+        engine: Engine,
+        executor: Executor,
+        matcher: VoiceMatcher | None,
+        limits: Limits | None = None,
+        *,
+        max_text_chars: int = MAX_TEXT_CHARS,
+        max_stream_chars: int = MAX_STREAM_CHARS,
     ) -> None:
         self.engine = engine
         self.executor = executor
         self.matcher = matcher
         self.limits = limits or Limits()
+        self.max_text_chars = max_text_chars
+        self.max_stream_chars = max_stream_chars
         self.voices = {voice.name: voice for voice in engine.voices()}
         self.languages = frozenset(language for voice in self.voices.values() for language in voice.languages)
 
@@ -183,9 +198,11 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServiceServicer):
     async def _read(self, requests: AsyncIterator[tuple[str, Any]], jobs: asyncio.Queue[_Job]) -> None:
         """Turn text and flushes into speak and end jobs, in order; a failure becomes a job too.
 
-        Segments run one after another: text for a new segment id ends the open one.
+        Segments run one after another: text for a new segment id ends the open one. Text over the
+        per-message or per-stream limit fails the stream, after the audio of the text before it.
         """
         chunker = Chunker(self.limits)
+        received = 0
         open_id: str | None = None
         ended: set[str] = set()
 
@@ -198,11 +215,16 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServiceServicer):
         try:
             async for kind, value in requests:
                 if kind == "text":
+                    received = self._count(value.text, received)
                     if open_id is not None and value.segment_id != open_id:
                         end(open_id)
                     open_id = value.segment_id
                     ended.discard(open_id)
-                    for piece in chunker.push(value.text):
+                    if len(value.text) > INLINE_CHARS:
+                        pieces = await asyncio.to_thread(chunker.push, value.text)
+                    else:
+                        pieces = chunker.push(value.text)
+                    for piece in pieces:
                         jobs.put_nowait(_Speak(open_id, piece))
                 elif kind == "flush":
                     target = value.segment_id or open_id
@@ -218,6 +240,21 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServiceServicer):
             jobs.put_nowait(None)
         except Exception as err:  # handed to the writer, which raises it in order
             jobs.put_nowait(err)
+
+    def _count(self, text: str, received: int) -> int:
+        """The stream's characters with text added; InvalidArgument if text or the total is over its limit."""
+        if len(text) > self.max_text_chars:
+            raise InvalidArgument(
+                f"text of {len(text)} characters is over the {self.max_text_chars}-character limit per request; "
+                "send it in smaller pieces"
+            )
+        total = received + len(text)
+        if total > self.max_stream_chars:
+            raise InvalidArgument(
+                f"the stream's text reached {total} characters, over the {self.max_stream_chars}-character limit "
+                "per stream; open a new stream for more text"
+            )
+        return total
 
     async def _speak(
         self, setup: Setup, jobs: asyncio.Queue[_Job]
