@@ -13,7 +13,8 @@ the power FORMANT_EXPONENT (adult male and female voices differ by about 0.55 in
 F0 and 0.85 in formants, hence log 0.85 / log 0.55), so a woman's synthetic voice
 speaking for a man is lowered in pitch and timbre both.
 An engine that clones (XTTS) gets the profile's enrollment audio instead, once
-per enrollment.
+per enrollment; when the profile server no longer has a profile, the files
+cached from it (common.profile_cache) are removed.
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ from pathlib import Path
 import grpc
 import numpy as np
 
+from common import profile_cache
 from common.audio import pcm16, resample, to_float, to_pcm16
 from common.errors import FailedPrecondition, InvalidArgument, NotFound, RequestError, Unavailable
 from common.paths import write_atomic
+from common.security import open_aio_channel
 from lingua.audio.v1 import audio_pb2
 from lingua.profile.v1 import profile_pb2, profile_pb2_grpc
 from tts_server.engines import Cloner, Engine, Voice, VoiceChoice
@@ -118,7 +121,7 @@ class VoiceMatcher:
         self.engine = engine
         self.executor = executor
         self.cache = cache
-        self._channel = grpc.aio.insecure_channel(address)
+        self._channel = open_aio_channel(address)
         self._stub = profile_pb2_grpc.VoiceProfileServiceStub(self._channel)
         self.shift = shift
         self._vectors: dict[str, dict[str, VoicePrint]] = {}
@@ -175,7 +178,17 @@ class VoiceMatcher:
         return choice
 
     async def _clone(self, engine: Cloner, profile_id: str) -> Voice:
-        """The engine's clone of the profile: conditioned on its enrollment audio unless this enrollment already was."""
+        """The engine's clone of the profile; a profile the profile server no longer has loses its cached files."""
+        try:
+            return await self._cloned(engine, profile_id)
+        except NotFound:
+            removed = await asyncio.to_thread(profile_cache.purge, profile_id)
+            if removed:
+                log.info("profile %s is gone: removed %d cached file(s) made from it", profile_id, len(removed))
+            raise
+
+    async def _cloned(self, engine: Cloner, profile_id: str) -> Voice:
+        """The clone, conditioned on the profile's enrollment audio unless this enrollment already was."""
         loop = asyncio.get_running_loop()
         profile = await self._profile(profile_id)
         voice = await loop.run_in_executor(self.executor, engine.cloned, profile_id, profile.create_time.ToJsonString())
