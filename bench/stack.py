@@ -52,7 +52,8 @@ def stack(asterisk: bool) -> Iterator[Stack]:
         tts = stack.enter_context(running("tts_server", "--profile-server", profile, env=env))
         stt = stack.enter_context(running("stt_server", env=env))
         mt = stack.enter_context(running("mt_server", env=env))
-        args = ["--stt", stt, "--mt", mt, "--tts", tts, "--metrics-port", "0"]
+        # No participant limit: the capacity sweep is what finds where real time breaks.
+        args = ["--stt", stt, "--mt", mt, "--tts", tts, "--metrics-port", "0", "--max-participants", "1000"]
         orchestrator = stack.enter_context(running("orchestrator", *args, *([] if asterisk else ["--no-ari"]), env=env))
         for language in LANGUAGES:
             audio = [prompt_pcm16(n, language) for n in ENROLL[language]]

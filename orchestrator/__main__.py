@@ -77,6 +77,13 @@ def main() -> None:
         default=default.drop_s,
         help="a listener this far behind when a new utterance arrives has the stale audio dropped",
     )
+    p.add_argument(
+        "--max-participants",
+        type=int,
+        default=5,
+        help="callers and Join streams at once; more are refused (bench.capacity: 4 speakers and a listener "
+        "keep real time on 2 cores with STT under 90 %% of a core)",
+    )
     args = p.parse_args()
     run(args, *_wire(args))
 
@@ -88,7 +95,13 @@ def _wire(args: argparse.Namespace) -> tuple[Register, Callable[[], Awaitable[No
         raise SystemExit("need 0 <= --catch-up-after-s < --drop-after-s and 1 <= --max-catch-up-rate <= 2")
     catch_up = CatchUp(after_s=args.catch_up_after_s, max_rate=args.max_catch_up_rate, drop_s=args.drop_after_s)
     conference = Conference(
-        stt, mt, tts, frame_span_ratio=args.frame_span_ratio, partials=args.partials, catch_up=catch_up
+        stt,
+        mt,
+        tts,
+        frame_span_ratio=args.frame_span_ratio,
+        partials=args.partials,
+        catch_up=catch_up,
+        max_participants=args.max_participants,
     )
     ari = None if args.no_ari else Ari(ari_config(Path(args.ari_env)))
     tasks: list[asyncio.Task[None]] = []

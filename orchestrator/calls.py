@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from common.errors import InvalidArgument
+from common.errors import InvalidArgument, ResourceExhausted
 from common.languages import base_language
 from lingua.conference.v1 import conference_pb2
 from orchestrator.ari import Ari, AriError
@@ -22,6 +22,9 @@ from orchestrator.conference import Conference
 from orchestrator.media import RtpMedia, WebSocketMedia
 
 log = logging.getLogger(__name__)
+
+PROMPT_TIMEOUT_S = 15.0
+"""Longest a refusal prompt may play before the call is hung up anyway."""
 
 
 @dataclass
@@ -49,6 +52,7 @@ class CallHandler:
         self.media_kind = media
         self.calls: dict[str, Call] = {}
         self._by_media: dict[str, Call] = {}
+        self._playbacks: dict[str, asyncio.Future[str]] = {}
 
     async def run(self) -> None:
         """Follow ARI events forever (the Ari client reconnects)."""
@@ -70,6 +74,10 @@ class CallHandler:
                 call = Call(channel["id"], _label(channel), self._new_media(_label(channel)))
                 self.calls[call.channel_id] = call
                 call.task = asyncio.create_task(self._admit(call, event.get("args", [])))
+        elif kind == "PlaybackFinished":
+            done = self._playbacks.pop(event["playback"]["id"], None)
+            if done is not None and not done.done():
+                done.set_result(str(event["playback"].get("state", "")))
         elif kind in ("StasisEnd", "ChannelDestroyed"):
             channel_id = event["channel"]["id"]
             ended = self.calls.get(channel_id) or self._by_media.get(channel_id)
@@ -86,6 +94,7 @@ class CallHandler:
                 raise InvalidArgument("no language: the dialplan must call Stasis(lingua,<language>[,<profile>])")
             language = base_language(args[0])
             profile = args[1] if len(args) > 1 else ""
+            self.conference.check_room()
             await self.ari.request("POST", f"channels/{call.channel_id}/answer")
             if isinstance(call.media, RtpMedia):
                 await call.media.open()
@@ -105,16 +114,38 @@ class CallHandler:
             await self.ari.request(
                 "POST", f"bridges/{call.bridge_id}/addChannel", channel=f"{call.channel_id},{call.media_channel_id}"
             )
+        except ResourceExhausted as error:
+            log.warning("refused caller %s: %s", call.label, error)
+            await self._refuse(call, "conf-full", str(error))
+            return
         except (InvalidArgument, AriError, TimeoutError, KeyError) as error:
             log.error("cannot admit caller %s: %s", call.label, error)
-            await self._end(call, str(error))
+            await self._refuse(call, "cannot-complete-as-dialed", str(error))
             return
-        participant = self.conference.join(call.label, language, profile, call.media, conference_pb2.TRANSPORT_SIP)
+        try:
+            participant = self.conference.join(call.label, language, profile, call.media, conference_pb2.TRANSPORT_SIP)
+        except ResourceExhausted as error:  # filled up while this call was being set up
+            log.warning("refused caller %s: %s", call.label, error)
+            await self._refuse(call, "conf-full", str(error))
+            return
         call.participant_id = participant.id
         try:
             await call.media.run(participant.receive)
         finally:
             await self._end(call, "media closed")
+
+    async def _refuse(self, call: Call, sound: str, why: str) -> None:
+        """Tell the caller why (a core-sounds prompt), then hang up: never a silent or dropped call."""
+        try:
+            await self.ari.request("POST", f"channels/{call.channel_id}/answer")
+            done = asyncio.get_running_loop().create_future()
+            playback = await self.ari.request("POST", f"channels/{call.channel_id}/play", media=f"sound:{sound}")
+            self._playbacks[playback["id"]] = done
+            if await asyncio.wait_for(done, PROMPT_TIMEOUT_S) == "failed":
+                log.warning("could not tell caller %s why: Asterisk has no sound %r", call.label, sound)
+        except (AriError, TimeoutError) as error:
+            log.warning("could not tell caller %s why (%s): %s", call.label, sound, error)
+        await self._end(call, why)
 
     async def _end(self, call: Call, why: str) -> None:
         """Leave the conference and delete what was made for the call (idempotent)."""

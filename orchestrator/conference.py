@@ -17,6 +17,7 @@ from typing import Protocol
 from opentelemetry import trace
 from opentelemetry.context import Context
 
+from common.errors import ResourceExhausted
 from lingua.conference.v1 import conference_pb2
 from lingua.stt.v1 import stt_pb2
 from orchestrator import hurry, metrics
@@ -89,8 +90,10 @@ class Conference:
         frame_span_ratio: float = 0.0,
         partials: bool = True,
         catch_up: CatchUp | None = None,
+        max_participants: int = 5,
     ) -> None:
         self.stt, self.mt, self.tts = stt, mt, tts
+        self.max_participants = max_participants
         self.partials = partials
         self.catch_up = catch_up or CatchUp()
         self.pace = Pace()
@@ -102,8 +105,17 @@ class Conference:
         self._hurrying: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
+    def check_room(self) -> None:
+        """ResourceExhausted when one more participant would push the conference past real time."""
+        if len(self.participants) >= self.max_participants:
+            raise ResourceExhausted(
+                f"the conference is full: {len(self.participants)} participants, the most this deployment serves "
+                "in real time (--max-participants); try again later"
+            )
+
     def join(self, name: str, language: str, profile_id: str, transport: Transport, kind: int) -> Participant:
-        """Add a participant and start their tiers."""
+        """Add a participant and start their tiers (ResourceExhausted when full)."""
+        self.check_room()
         p = Participant(f"p{next(self._ids)}", name, language, profile_id, transport, kind)
         p.asr = ASRQueue(p, self.stt, lambda response, clock: self._on_recognition(p, response, clock), self.partials)
         p.mt = MTQueue(p, self, self.mt)
