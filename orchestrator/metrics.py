@@ -52,6 +52,9 @@ SPECULATION = Counter(
     ["outcome"],
 )
 STAGE_ERRORS = Counter("lingua_stage_errors_total", "Failed calls to a stage server", ["stage"])
+OUTAGE_LOST = Counter(
+    "lingua_outage_lost_total", "Pieces dropped because every server of a stage stayed down too long", ["stage"]
+)
 PARTICIPANTS = Gauge("lingua_participants", "Participants in the conference")
 
 

@@ -160,12 +160,21 @@ class ASRQueue:
 
 
 class MTQueue:
-    """Translates a speaker's committed pieces, in order, into every listener language."""
+    """Translates a speaker's committed pieces, in order, into every listener language.
 
-    def __init__(self, speaker: Participant, conference: Conference, stage: Stage) -> None:
+    While every MT server is down a piece is retried (capped backoff) for up to
+    `hold_s`, and the pieces after it wait their turn: an outage delays
+    translations rather than losing them. Past hold_s the piece is dropped and
+    counted in lingua_outage_lost_total{stage="mt"}.
+    """
+
+    HOLD_S = 30.0
+
+    def __init__(self, speaker: Participant, conference: Conference, stage: Stage, hold_s: float = HOLD_S) -> None:
         self.speaker = speaker
         self.conference = conference
         self.stage = stage
+        self.hold_s = hold_s
         self._queue: asyncio.Queue[Piece] = asyncio.Queue()
 
     def put(self, piece: Piece) -> None:
@@ -219,7 +228,10 @@ class MTQueue:
         request = mt_pb2.TranslateRequest(
             source_language_code=self.speaker.language, target_language_code=target, text=text
         )
-        for _ in range(len(self.stage.addresses)):
+        backoff = Backoff(initial=0.1, cap=1.0)
+        deadline = time.monotonic() + self.hold_s
+        failures = 0
+        while True:
             try:
                 stub = mt_pb2_grpc.TranslatorServiceStub(self.stage.channel())
                 response = await stub.Translate(request, timeout=5, metadata=outgoing_metadata())
@@ -232,4 +244,10 @@ class MTQueue:
                     )
                     return None
                 self.stage.failed(error)
-        return None
+                failures += 1
+                if time.monotonic() > deadline:
+                    metrics.OUTAGE_LOST.labels("mt").inc()
+                    log.error("mt down for %.0f s: %s's %r not translated", self.hold_s, self.speaker.label, text)
+                    return None
+                if failures % len(self.stage.addresses) == 0:  # every server failed once: wait, then again
+                    await backoff.wait()

@@ -62,6 +62,10 @@ class Stage:
                     ("grpc.max_receive_message_length", MESSAGE_LIMIT),
                     ("grpc.max_send_message_length", MESSAGE_LIMIT),
                     ("grpc.keepalive_time_ms", 10000),
+                    # A restarted server is found within a second, not after grpc's default backoff (up to 120 s).
+                    ("grpc.initial_reconnect_backoff_ms", 100),
+                    ("grpc.min_reconnect_backoff_ms", 100),
+                    ("grpc.max_reconnect_backoff_ms", 1000),
                 ],
             )
         return self._channels[address]
