@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,15 +99,18 @@ class CallHandler:
             await self.ari.request("POST", f"channels/{call.channel_id}/answer")
             if isinstance(call.media, RtpMedia):
                 await call.media.open()
+            # Named before it exists: its StasisStart can come before this POST's answer, and must not be
+            # taken for a new caller.
+            call.media_channel_id = f"lingua-media-{uuid.uuid4().hex}"
+            self._by_media[call.media_channel_id] = call
             media = await self.ari.request(
                 "POST",
                 "channels/externalMedia",
+                channelId=call.media_channel_id,
                 app=self.ari.config.app,
                 external_host=call.media.external_host(),
                 **call.media.params,
             )
-            call.media_channel_id = media["id"]
-            self._by_media[media["id"]] = call
             await call.media.connect(self.ari.session, self.ari.config.url, media)
             await asyncio.wait_for(call.media_started.wait(), 10)
             bridge = await self.ari.request("POST", "bridges", type="mixing", name=f"lingua-{call.channel_id}")
