@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
 
-from common.handlers import EXEMPT, Behavior, Deserializer, rewrap
+from common.handlers import Behavior, Deserializer, ServiceInterceptor, rewrap
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def _tolerant(deserializer: Deserializer | None, method: str) -> Deserializer:
     return load
 
 
-class GuardInterceptor(grpc.aio.ServerInterceptor):
+class GuardInterceptor(ServiceInterceptor):
     """Admission control, idle-stream timeouts and undecodable requests (see the module)."""
 
     def __init__(self, max_streams: int, idle_seconds: float) -> None:
@@ -51,15 +51,7 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
         self.idle_seconds = idle_seconds
         self.active = 0
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        method: str = handler_call_details.method  # type: ignore[attr-defined]
-        if handler is None or method.startswith(EXEMPT):
-            return handler
+    def intercept(self, handler: grpc.RpcMethodHandler, method: str, metadata: dict[str, Any]) -> grpc.RpcMethodHandler:
         streaming_in = bool(handler.request_streaming)
         streaming_out = bool(handler.response_streaming)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -36,3 +36,23 @@ def rewrap(
                 response_serializer=handler.response_serializer,
             )
     return handler
+
+
+class ServiceInterceptor(grpc.aio.ServerInterceptor):
+    """Base of the serving interceptors: health and reflection pass untouched, the rest go to `intercept`."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        method: str = handler_call_details.method  # type: ignore[attr-defined]
+        if handler is None or method.startswith(EXEMPT):
+            return handler
+        metadata = dict(handler_call_details.invocation_metadata or ())  # type: ignore[attr-defined]
+        return self.intercept(handler, method, metadata)
+
+    def intercept(self, handler: grpc.RpcMethodHandler, method: str, metadata: dict[str, Any]) -> grpc.RpcMethodHandler:
+        """The handler to run instead of handler for a call of method with this metadata."""
+        raise NotImplementedError

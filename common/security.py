@@ -22,14 +22,13 @@ import argparse
 import hmac
 import logging
 import os
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
 
-from common.handlers import EXEMPT, Behavior, rewrap
+from common.handlers import Behavior, ServiceInterceptor, rewrap
 
 log = logging.getLogger(__name__)
 
@@ -93,22 +92,13 @@ def load_tokens(path: str) -> dict[str, Holder]:
     return tokens
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):
+class AuthInterceptor(ServiceInterceptor):
     """Refuses RPCs without a known bearer token (UNAUTHENTICATED) or its scope (PERMISSION_DENIED)."""
 
     def __init__(self, tokens: dict[str, Holder]) -> None:
         self.tokens = tokens
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        method: str = handler_call_details.method  # type: ignore[attr-defined]
-        if handler is None or method.startswith(EXEMPT):
-            return handler
-        metadata = dict(handler_call_details.invocation_metadata or ())  # type: ignore[attr-defined]
+    def intercept(self, handler: grpc.RpcMethodHandler, method: str, metadata: dict[str, Any]) -> grpc.RpcMethodHandler:
         bearer = str(metadata.get("authorization", ""))
         token = bearer.removeprefix("Bearer ").strip() if bearer.startswith("Bearer ") else ""
         holder = next((h for t, h in self.tokens.items() if token and hmac.compare_digest(t, token)), None)

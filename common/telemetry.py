@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -16,7 +15,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
-from common.handlers import EXEMPT, Behavior, rewrap
+from common.handlers import Behavior, ServiceInterceptor, rewrap
 
 _configured = False
 
@@ -66,22 +65,14 @@ def outgoing_metadata() -> tuple[tuple[str, str], ...]:
     return tuple(carrier.items())
 
 
-class TracingInterceptor(grpc.aio.ServerInterceptor):
+class TracingInterceptor(ServiceInterceptor):
     """Runs every RPC inside a SERVER span whose parent comes from the call's metadata."""
 
     def __init__(self) -> None:
         self._tracer = trace.get_tracer("lingua.server")
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method  # type: ignore[attr-defined]
-        if handler is None or method.startswith(EXEMPT):
-            return handler
-        parent = propagate.extract(dict(handler_call_details.invocation_metadata or ()))  # type: ignore[attr-defined]
+    def intercept(self, handler: grpc.RpcMethodHandler, method: str, metadata: dict[str, Any]) -> grpc.RpcMethodHandler:
+        parent = propagate.extract(metadata)
         name = method.lstrip("/")
         tracer = self._tracer
 
