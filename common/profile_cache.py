@@ -6,16 +6,20 @@ profile id made filename-safe and cut to 48 characters, "-", then 24 hex digits
 hashing the id and whatever else the entry depends on. Deleting or re-enrolling
 a profile makes the profile server purge() its entries when it shares the
 state folder with the servers that cache; a caching server purges its own when
-the profile server no longer has the profile.
+the profile server no longer has the profile. Like the profiles themselves, these
+folders are owner-only (0700) and their files too (0600): private_folder() and write().
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
-from common.paths import state_dir
+from common.paths import state_dir, write_atomic
 
 XTTS_LATENTS = "xtts-latents"
 """XTTS conditioning latents, one .npz per profile enrollment and model."""
@@ -23,6 +27,8 @@ DERIVED = (XTTS_LATENTS,)
 """Every cache folder that holds data derived from profiles."""
 STEM_CHARS = 48
 DIGEST_CHARS = 24
+FOLDER_MODE = 0o700
+FILE_MODE = 0o600
 
 
 def _stem(profile_id: str) -> str:
@@ -56,3 +62,24 @@ def purge(profile_id: str, root: Path | None = None) -> list[Path]:
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed
+
+
+def private_folder(folder: Path) -> Path:
+    """folder, created if need be, made owner-only with every file in it (ones written by older versions too)."""
+    folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+    os.chmod(folder, FOLDER_MODE)
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_file(follow_symlinks=False):
+                os.chmod(entry.path, FILE_MODE)
+    return folder
+
+
+def write(path: Path, data: Callable[[IO[bytes]], None]) -> None:
+    """Write a cache file atomically (common.paths.write_atomic), owner-only before any data goes in."""
+
+    def private(out: IO[bytes]) -> None:
+        os.fchmod(out.fileno(), FILE_MODE)
+        data(out)
+
+    write_atomic(path, private)

@@ -1,5 +1,6 @@
-"""Profile storage on real servers: owner-only files, and deletion that reaches every file made
-from a profile (its own files, half-written ones, the XTTS latents TTS servers cloned)."""
+"""Profile storage on real servers: owner-only files (the profile server's and the XTTS latents TTS
+servers clone from them), and deletion that reaches every file made from a profile (its own files,
+half-written ones, the latents)."""
 
 from __future__ import annotations
 
@@ -131,3 +132,27 @@ def test_delete_reaches_the_latents_tts_servers_cloned(private: Private, xtts_mo
         assert len(traces(tmp_path, profile_id)) == 1, "a state folder the profile server does not know was reached"
         assert speaks_as(far, profile_id) == grpc.StatusCode.NOT_FOUND
         assert traces(tmp_path, profile_id) == []
+
+
+def test_cloned_latents_are_owner_only(private: Private, xtts_model: Path, tmp_path: Path) -> None:
+    """Latents a TTS server writes are 0600 in a 0700 folder, and ones an older version left readable are fixed."""
+    stub, _, address = private
+    latents = tmp_path / "cache" / profile_cache.XTTS_LATENTS
+    latents.mkdir(parents=True)
+    latents.chmod(0o755)
+    legacy = latents / f"{profile_cache.key('legacy', 'v1')}.npz"
+    legacy.write_bytes(b"latents an older version wrote world-readable")
+    legacy.chmod(0o644)
+    profile_id = f"owner-only-{uuid.uuid4().hex[:8]}"
+    args = ("tts_server", "--engine", "xtts", "--model-dir", str(xtts_model), "--profile-server", address)
+    with running(*args, env={"LINGUA_STATE_DIR": str(tmp_path)}) as tts:
+        assert mode(latents) == 0o700 and mode(legacy) == 0o600, "not made owner-only at start-up"
+        enroll(stub, profile_id, [corpus.prompt_pcm16(n) for n in ENROLL])
+        assert speaks_as(tts, profile_id) == grpc.StatusCode.OK
+    cloned = profile_cache.files(latents, profile_id)
+    assert len(cloned) == 1, cloned
+    modes = {p.name: mode(p) for p in latents.iterdir()}
+    assert len(modes) == 3, modes  # the legacy file, the default voice's latents, the profile's
+    assert set(modes.values()) == {0o600}, modes
+    assert mode(latents) == 0o700
+    stub.DeleteProfile(pb.DeleteProfileRequest(profile_id=profile_id), timeout=30)

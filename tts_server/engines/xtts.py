@@ -4,7 +4,7 @@ The model loads from a local folder laid out like the coqui/XTTS-v2 download
 (config.json, model.pth, vocab.json; speakers_xtts.pth optional) through the
 library's own loading code. A voice is XTTS conditioning: GPT conditioning
 latents and the decoder's speaker embedding. A profile is conditioned once per
-enrollment, cached on disk (keyed by profile id, enrollment time and model
+enrollment, cached on disk owner-only (keyed by profile id, enrollment time and model
 fingerprint) and in memory. Built-in voices are the named speakers of
 speakers_xtts.pth, or, without it, one voice cloned from the embedded Piper
 voice reading the matching reference text.
@@ -30,7 +30,7 @@ from TTS.tts.models.xtts import Xtts
 from common import profile_cache
 from common.errors import FailedPrecondition
 from common.models import torch_device
-from common.paths import cache_dir, write_atomic
+from common.paths import cache_dir
 from tts_server.engines.base import Voice, VoiceChoice
 from tts_server.matching import REFERENCE_TEXT
 
@@ -112,8 +112,7 @@ class XttsSynthesizer:
         self.model = load_model(folder, self.device)
         self.fingerprint = fingerprint(folder)
         self.stream_chunk = stream_chunk
-        self.cache = cache or cache_dir(profile_cache.XTTS_LATENTS)
-        self.cache.mkdir(parents=True, exist_ok=True)
+        self.cache = profile_cache.private_folder(cache or cache_dir(profile_cache.XTTS_LATENTS))
         self.rate = int(self.model.args.output_sample_rate)
         self.languages = self._speakable(self.model.config.languages)
         self._sampling = {key: self.model.config[key] for key in SAMPLING}
@@ -185,7 +184,7 @@ class XttsSynthesizer:
         key = self._key(profile_id, version)
         started = time.perf_counter()
         conditioning = self.condition(samples, rate)
-        write_atomic(self.cache / f"{key}.npz", conditioning.save)
+        profile_cache.write(self.cache / f"{key}.npz", conditioning.save)
         self._remember(key, conditioning)
         log.info(
             "latents for profile %s: cache miss, computed from %.1f s of audio in %.2f s",
@@ -280,5 +279,5 @@ class XttsSynthesizer:
             raise ValueError("the XTTS folder has no speakers_xtts.pth and no reference voice was given")
         audio, rate = reference()
         conditioning = self.condition([audio], rate)
-        write_atomic(path, conditioning.save)
+        profile_cache.write(path, conditioning.save)
         return conditioning
