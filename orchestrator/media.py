@@ -3,24 +3,115 @@
 WebSocketMedia (default) speaks chan_websocket: binary 640-byte slin16 frames both
 ways plus JSON control events. RtpMedia is for Asterisk without chan_websocket:
 G.722 over RTP/UDP both ways (Asterisk 22 drops slin16 sent to it over RTP).
+
+Whatever else arrives is dropped, never heard and never fatal to the call: a binary
+message that is not whole 10 ms blocks of samples, text that is not a JSON event, an
+RTP packet that is not version 2 G.722 of a sane size from where Asterisk sends. Each is
+counted in lingua_media_rejected_total{transport,reason} and logged at most every
+LOG_EVERY_S per call.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import logging
+import math
 import os
 import struct
+import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 import aiohttp
 from G722 import G722
 
+from orchestrator import metrics
+
 log = logging.getLogger(__name__)
 
 Receive = Callable[[bytes], None]
+
+BLOCK_BYTES = 320
+"""10 ms of slin16: Asterisk sends the caller's packetization (whole 10 ms) as it comes."""
+MAX_MESSAGE_BYTES = 20 * BLOCK_BYTES
+"""200 ms of slin16, more than any packetization Asterisk uses."""
+MAX_G722_PAYLOAD = 1600
+"""200 ms of G.722 at 64 kbit/s."""
+IGNORED_EVENTS = frozenset({"MEDIA_BUFFERING_COMPLETED", "MEDIA_MARK_PROCESSED", "QUEUE_DRAINED", "STATUS", "DTMF_END"})
+"""chan_websocket events with nothing for us to do (not counted as rejected)."""
+EVENTS = IGNORED_EVENTS | {"MEDIA_START", "MEDIA_XOFF", "MEDIA_XON"}
+LOG_EVERY_S = 10.0
+
+
+class Malformed(Exception):
+    """Media input to drop; reason labels lingua_media_rejected_total."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Rejects:
+    """Counts one call's dropped input by reason; logs it at most once every LOG_EVERY_S."""
+
+    def __init__(self, transport: str, label: str) -> None:
+        self.transport = transport
+        self.label = label
+        self._unlogged: collections.Counter[str] = collections.Counter()
+        self._logged_at = -math.inf
+
+    def __call__(self, reason: str) -> None:
+        metrics.MEDIA_REJECTED.labels(self.transport, reason).inc()
+        self._unlogged[reason] += 1
+        now = time.monotonic()
+        if now - self._logged_at >= LOG_EVERY_S:
+            counts = ", ".join(f"{n} {why}" for why, n in sorted(self._unlogged.items()))
+            log.warning("media for %s: dropped bad %s input: %s", self.label, self.transport, counts)
+            self._unlogged.clear()
+            self._logged_at = now
+
+
+def pcm_frames(data: bytes) -> bytes:
+    """data if it is whole 10 ms blocks of slin16, at most MAX_MESSAGE_BYTES; else Malformed."""
+    if not data or len(data) % BLOCK_BYTES:
+        raise Malformed("length")
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise Malformed("too_large")
+    return data
+
+
+def control_event(text: str) -> dict[str, Any]:
+    """A chan_websocket JSON control event with a known name; else Malformed."""
+    try:
+        event = json.loads(text)
+    except (ValueError, RecursionError):  # RecursionError: nesting too deep to parse
+        raise Malformed("not_json") from None
+    if not isinstance(event, dict) or event.get("event") not in EVENTS:
+        raise Malformed("unknown_event")
+    return event
+
+
+def rtp_payload(data: bytes, payload_type: int) -> bytes:
+    """The audio of an RTP version 2 packet of payload_type, without header, extension and padding; else Malformed."""
+    if len(data) < 12:
+        raise Malformed("short")
+    if data[0] >> 6 != 2:
+        raise Malformed("version")
+    if data[1] & 0x7F != payload_type:
+        raise Malformed("payload_type")
+    start = 12 + 4 * (data[0] & 0x0F)
+    if data[0] & 0x10:
+        if len(data) < start + 4:
+            raise Malformed("truncated")
+        start += 4 + 4 * int.from_bytes(data[start + 2 : start + 4], "big")
+    end = len(data) - (data[-1] if data[0] & 0x20 else 0)
+    if end <= start:
+        raise Malformed("truncated")
+    if end - start > MAX_G722_PAYLOAD:
+        raise Malformed("too_large")
+    return data[start:end]
 
 
 class WebSocketMedia:
@@ -38,6 +129,7 @@ class WebSocketMedia:
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._out: asyncio.Queue[bytes] = asyncio.Queue(maxsize=100)
         self._paused = False
+        self._rejects = Rejects("websocket", label)
         self.dropped = 0
 
     def external_host(self) -> str:
@@ -64,12 +156,15 @@ class WebSocketMedia:
         writer = asyncio.create_task(self._write(self._ws))
         try:
             async for message in self._ws:
-                if message.type == aiohttp.WSMsgType.BINARY:
-                    receive(message.data)
-                elif message.type == aiohttp.WSMsgType.TEXT:
-                    self._control(json.loads(message.data))
-                else:
-                    break
+                try:
+                    if message.type == aiohttp.WSMsgType.BINARY:
+                        receive(pcm_frames(message.data))
+                    elif message.type == aiohttp.WSMsgType.TEXT:
+                        self._control(control_event(message.data))
+                    else:
+                        break
+                except Malformed as error:
+                    self._rejects(error.reason)
         finally:
             writer.cancel()
             await self._ws.close()
@@ -107,6 +202,7 @@ class RtpMedia(asyncio.DatagramProtocol):
         self._transport: asyncio.DatagramTransport | None = None
         self._peer: tuple[str, int] | None = None
         self._receive: Receive | None = None
+        self._rejects = Rejects("rtp", label)
         self._closed = asyncio.Event()
         self._seq = int.from_bytes(os.urandom(2), "big")
         self._timestamp = int.from_bytes(os.urandom(4), "big")
@@ -129,14 +225,17 @@ class RtpMedia(asyncio.DatagramProtocol):
         self._peer = (variables["UNICASTRTP_LOCAL_ADDRESS"], int(variables["UNICASTRTP_LOCAL_PORT"]))
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        if len(data) < 12 or self._receive is None:
+        """Decode G.722 from Asterisk's address into the call; drop and count anything else (form checked first)."""
+        if self._receive is None:
             return
-        csrc = data[0] & 0x0F
-        offset = 12 + 4 * csrc
-        if data[0] & 0x10 and len(data) >= offset + 4:
-            offset += 4 + 4 * int.from_bytes(data[offset + 2 : offset + 4], "big")
-        if data[1] & 0x7F == self.PAYLOAD_TYPE:
-            self._receive(self._decoder.decode(data[offset:]).tobytes())
+        try:
+            payload = rtp_payload(data, self.PAYLOAD_TYPE)
+            if addr[:2] != self._peer:
+                raise Malformed("source")
+        except Malformed as error:
+            self._rejects(error.reason)
+            return
+        self._receive(self._decoder.decode(payload).tobytes())
 
     def send(self, frame: bytes) -> None:
         """Encode and send one 20 ms frame (never blocks)."""
