@@ -104,6 +104,7 @@ def _wire(args: argparse.Namespace) -> tuple[Register, Callable[[], Awaitable[No
         max_participants=args.max_participants,
     )
     ari = None if args.no_ari else Ari(ari_config(Path(args.ari_env)))
+    calls = None if ari is None else CallHandler(ari, conference, args.media)
     tasks: list[asyncio.Task[None]] = []
 
     async def publish_depths() -> None:
@@ -116,13 +117,15 @@ def _wire(args: argparse.Namespace) -> tuple[Register, Callable[[], Awaitable[No
         if args.metrics_port:
             start_http_server(args.metrics_port, addr=args.metrics_host)
         tasks.extend(asyncio.create_task(c) for c in (conference.run(), publish_depths()))
-        if ari is not None:
-            tasks.append(asyncio.create_task(CallHandler(ari, conference, args.media).run()))
+        if calls is not None:
+            tasks.append(asyncio.create_task(calls.run()))
         return [SERVICE]
 
     async def stop() -> None:
         for task in tasks:
             task.cancel()
+        if calls is not None:
+            await calls.close()
         for participant_id in list(conference.participants):
             conference.leave(participant_id)
         for stage in (stt, mt, tts):

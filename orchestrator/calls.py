@@ -3,7 +3,12 @@
 For every caller: answer, an ExternalMedia channel for their audio, a mixing
 bridge of their own holding both, and a participant in the conference. When the
 ARI socket or Asterisk comes back after a loss, calls that survived are kept and
-the rest are cleaned up, without restarting the process.
+the rest are cleaned up, without restarting the process. On every (re)connect,
+what a previous process left in the app is cleared and its callers are taken back
+as new calls. Each media channel carries a hangup handler (dialplan
+lingua-media-lost) that sends the caller to lingua-rejoin when the media goes
+without us hanging it up: the caller hears "one moment please" and enters the app
+again once an orchestrator is back.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import contextlib
 import logging
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from common.errors import InvalidArgument, ResourceExhausted
 from common.languages import base_language
@@ -27,12 +32,28 @@ log = logging.getLogger(__name__)
 PROMPT_TIMEOUT_S = 15.0
 """Longest a refusal prompt may play before the call is hung up anyway."""
 
+BRIDGE_PREFIX = "lingua-"
+"""Each call's bridge is named this and the caller's channel id."""
+
+MEDIA_PREFIX = "lingua-media-"
+"""Each call's media channel id is this and a random hex string."""
+
+MEDIA_LOST = "lingua-media-lost,s,1({})"
+"""The media channel's hangup handler (asterisk/conf/extensions.conf), given the caller's channel name."""
+
+REJOIN = {"context": "lingua-rejoin", "extension": "s", "priority": "1"}
+"""Where a caller who lost their media goes: a prompt, then the app again."""
+
+Caller = Literal["hangup", "keep", "rejoin"]
+"""What ending a call does to the caller: hang up, leave alone (they left the app), send to REJOIN."""
+
 
 @dataclass
 class Call:
     """One SIP caller and the Asterisk objects made for them."""
 
     channel_id: str
+    name: str
     label: str
     media: WebSocketMedia | RtpMedia
     media_channel_id: str = ""
@@ -63,6 +84,11 @@ class CallHandler:
             except Exception:
                 log.exception("ARI event %s failed", event.get("type"))
 
+    async def close(self) -> None:
+        """On a graceful stop: send every caller to rejoin, where the next orchestrator takes them back."""
+        for call in list(self.calls.values()):
+            await self._end(call, "orchestrator stopping", caller="rejoin")
+
     async def _dispatch(self, event: dict[str, Any]) -> None:
         kind = event["type"]
         if kind == "Connected":
@@ -72,21 +98,25 @@ class CallHandler:
             if channel["id"] in self._by_media:
                 self._by_media[channel["id"]].media_started.set()
             elif channel["id"] not in self.calls:
-                call = Call(channel["id"], _label(channel), self._new_media(_label(channel)))
-                self.calls[call.channel_id] = call
-                call.task = asyncio.create_task(self._admit(call, event.get("args", [])))
+                self._take(channel, event.get("args", []))
         elif kind == "PlaybackFinished":
             done = self._playbacks.pop(event["playback"]["id"], None)
             if done is not None and not done.done():
                 done.set_result(str(event["playback"].get("state", "")))
         elif kind in ("StasisEnd", "ChannelDestroyed"):
             channel_id = event["channel"]["id"]
-            ended = self.calls.get(channel_id) or self._by_media.get(channel_id)
-            if ended is not None:
-                await self._end(ended, f"{kind} for {channel_id}")
+            if channel_id in self.calls:  # the caller left the app (hung up, or sent elsewhere in the dialplan)
+                await self._end(self.calls[channel_id], f"{kind} for the caller", caller="keep")
+            elif channel_id in self._by_media:
+                await self._end(self._by_media[channel_id], f"{kind} for its media", caller="rejoin")
 
-    def _new_media(self, label: str) -> WebSocketMedia | RtpMedia:
-        return WebSocketMedia(label) if self.media_kind == "websocket" else RtpMedia(label)
+    def _take(self, channel: dict[str, Any], args: list[str]) -> None:
+        """Start admitting a caller in the app: a new call, or one a previous process left."""
+        label = _label(channel)
+        media = WebSocketMedia(label) if self.media_kind == "websocket" else RtpMedia(label)
+        call = Call(channel["id"], channel.get("name", ""), label, media)
+        self.calls[call.channel_id] = call
+        call.task = asyncio.create_task(self._admit(call, args))
 
     async def _admit(self, call: Call, args: list[str]) -> None:
         """Answer, attach media, bridge, and join the conference; then pump media until it ends."""
@@ -101,7 +131,7 @@ class CallHandler:
                 await call.media.open()
             # Named before it exists: its StasisStart can come before this POST's answer, and must not be
             # taken for a new caller.
-            call.media_channel_id = f"lingua-media-{uuid.uuid4().hex}"
+            call.media_channel_id = MEDIA_PREFIX + uuid.uuid4().hex
             self._by_media[call.media_channel_id] = call
             media = await self.ari.request(
                 "POST",
@@ -109,81 +139,131 @@ class CallHandler:
                 channelId=call.media_channel_id,
                 app=self.ari.config.app,
                 external_host=call.media.external_host(),
+                body={"variables": {"CHANNEL(hangup_handler_push)": MEDIA_LOST.format(call.name)}},
                 **call.media.params,
             )
             await call.media.connect(self.ari.session, self.ari.config.url, media)
             await asyncio.wait_for(call.media_started.wait(), 10)
-            bridge = await self.ari.request("POST", "bridges", type="mixing", name=f"lingua-{call.channel_id}")
+            bridge = await self.ari.request("POST", "bridges", type="mixing", name=BRIDGE_PREFIX + call.channel_id)
             call.bridge_id = bridge["id"]
             await self.ari.request(
                 "POST", f"bridges/{call.bridge_id}/addChannel", channel=f"{call.channel_id},{call.media_channel_id}"
             )
         except ResourceExhausted as error:
             log.warning("refused caller %s: %s", call.label, error)
-            await self._refuse(call, "conf-full", str(error))
+            await self._refuse(call, str(error), "conf-full")
             return
-        except (InvalidArgument, AriError, TimeoutError, KeyError) as error:
+        except InvalidArgument as error:
             log.error("cannot admit caller %s: %s", call.label, error)
-            await self._refuse(call, "cannot-complete-as-dialed", str(error))
+            await self._refuse(call, str(error), "cannot-complete-as-dialed")
+            return
+        except (AriError, TimeoutError, KeyError) as error:
+            log.error("cannot admit caller %s: %s", call.label, error)
+            await self._refuse(call, str(error), "im-sorry", "please-try-call-later")
             return
         try:
             participant = self.conference.join(call.label, language, profile, call.media, conference_pb2.TRANSPORT_SIP)
         except ResourceExhausted as error:  # filled up while this call was being set up
             log.warning("refused caller %s: %s", call.label, error)
-            await self._refuse(call, "conf-full", str(error))
+            await self._refuse(call, str(error), "conf-full")
             return
         call.participant_id = participant.id
         try:
             await call.media.run(participant.receive)
         finally:
-            await self._end(call, "media closed")
+            await self._end(call, "media closed", caller="rejoin")
 
-    async def _refuse(self, call: Call, sound: str, why: str) -> None:
-        """Tell the caller why (a core-sounds prompt), then hang up: never a silent or dropped call."""
+    async def _refuse(self, call: Call, why: str, *sounds: str) -> None:
+        """Tell the caller why (core-sounds prompts, played in turn), then hang up: never a silent or dropped call."""
         try:
             await self.ari.request("POST", f"channels/{call.channel_id}/answer")
             done = asyncio.get_running_loop().create_future()
-            playback = await self.ari.request("POST", f"channels/{call.channel_id}/play", media=f"sound:{sound}")
+            media = ",".join(f"sound:{sound}" for sound in sounds)
+            playback = await self.ari.request("POST", f"channels/{call.channel_id}/play", media=media)
             self._playbacks[playback["id"]] = done
             if await asyncio.wait_for(done, PROMPT_TIMEOUT_S) == "failed":
-                log.warning("could not tell caller %s why: Asterisk has no sound %r", call.label, sound)
+                log.warning("could not tell caller %s why: Asterisk lacks a sound of %r", call.label, media)
         except (AriError, TimeoutError) as error:
-            log.warning("could not tell caller %s why (%s): %s", call.label, sound, error)
+            log.warning("could not tell caller %s why (%s): %s", call.label, sounds, error)
         await self._end(call, why)
 
-    async def _end(self, call: Call, why: str) -> None:
-        """Leave the conference and delete what was made for the call (idempotent)."""
+    async def _end(self, call: Call, why: str, caller: Caller = "hangup") -> None:
+        """Leave the conference, deal with the caller, and delete what was made for the call (idempotent)."""
         if self.calls.pop(call.channel_id, None) is None:
             return
         log.info("call %s ended: %s", call.label, why)
         self._by_media.pop(call.media_channel_id, None)
         if call.participant_id:
             self.conference.leave(call.participant_id)
+        if call.media_channel_id:  # before the media closes: its hangup handler must not send the caller on
+            await self._quiet(call.media_channel_id)
         await call.media.close()
-        for kind, object_id in (
-            ("channels", call.media_channel_id),
-            ("channels", call.channel_id),
-            ("bridges", call.bridge_id),
-        ):
+        with contextlib.suppress(AriError):  # the caller may be gone, or no longer in the app
+            if caller == "hangup":
+                await self.ari.request("DELETE", f"channels/{call.channel_id}")
+            elif caller == "rejoin":
+                await self.ari.request("POST", f"channels/{call.channel_id}/continue", **REJOIN)
+        for kind, object_id in (("channels", call.media_channel_id), ("bridges", call.bridge_id)):
             if object_id:
                 with contextlib.suppress(AriError):
                     await self.ari.request("DELETE", f"{kind}/{object_id}")
         if call.task is not None and call.task is not asyncio.current_task():
             call.task.cancel()
 
+    async def _quiet(self, media_channel_id: str) -> None:
+        """Remove a media channel's hangup handler, so hanging it up leaves its caller where they are."""
+        with contextlib.suppress(AriError):
+            await self.ari.request(
+                "POST", f"channels/{media_channel_id}/variable", variable="CHANNEL(hangup_handler_wipe)", value=""
+            )
+
     async def _reconcile(self) -> None:
-        """After (re)connecting: drop calls whose channels Asterisk no longer has."""
-        if not self.calls:
-            return
+        """After (re)connecting: end calls Asterisk lost, clear what a previous process left, take back its callers."""
         try:
-            alive = {c["id"] for c in await self.ari.request("GET", "channels")}
+            channels: list[dict[str, Any]] = await self.ari.request("GET", "channels")
+            bridges: list[dict[str, Any]] = await self.ari.request("GET", "bridges")
         except AriError as error:
-            log.warning("cannot list channels after reconnect: %s", error)
+            log.warning("cannot list channels and bridges after connecting: %s", error)
             return
+        alive = {c["id"] for c in channels}
         for call in list(self.calls.values()):
             if call.channel_id not in alive:
-                await self._end(call, "channel gone after ARI reconnect")
-        log.info("re-attached: %d calls kept", len(self.calls))
+                await self._end(call, "channel gone after ARI reconnect", caller="keep")
+        callers: list[tuple[dict[str, Any], list[str]]] = []
+        leftovers: list[str] = []  # ARI paths to delete
+        for channel in channels:
+            args = self._stasis_args(channel)
+            if args is None or channel["id"] in self.calls or channel["id"] in self._by_media:
+                continue
+            if channel["id"].startswith(MEDIA_PREFIX):
+                await self._quiet(channel["id"])
+                leftovers.append(f"channels/{channel['id']}")
+            else:
+                callers.append((channel, args))
+        ours = {BRIDGE_PREFIX + channel_id for channel_id in self.calls}
+        leftovers += [
+            f"bridges/{b['id']}"
+            for b in bridges
+            if b.get("name", "").startswith(BRIDGE_PREFIX) and b["name"] not in ours
+        ]
+        for path in leftovers:
+            with contextlib.suppress(AriError):
+                await self.ari.request("DELETE", path)
+        for channel, args in callers:
+            log.info("taking back caller %s from a previous process", _label(channel))
+            self._take(channel, args)
+        log.info(
+            "ARI connected: %d calls kept, %d callers taken back, %d leftover media channels and bridges deleted",
+            len(self.calls) - len(callers),
+            len(callers),
+            len(leftovers),
+        )
+
+    def _stasis_args(self, channel: dict[str, Any]) -> list[str] | None:
+        """The Stasis arguments of a channel in our app, or None when it is not in it."""
+        dialplan = channel.get("dialplan", {})
+        app, *args = str(dialplan.get("app_data", "")).split(",")
+        return args if dialplan.get("app_name") == "Stasis" and app == self.ari.config.app else None
 
 
 def _label(channel: dict[str, Any]) -> str:
