@@ -28,6 +28,7 @@ class Participant:
         self.heard: list[bytes] = []
         self.heard_at: list[float] = []
         self.captions: list[conference_pb2.Caption] = []
+        self.statuses: list[conference_pb2.StageStatus] = []
         self.speech_sent_at: list[tuple[float, float]] = []
         self.error: grpc.RpcError | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -69,6 +70,8 @@ class Participant:
                     self.heard_at.append(time.perf_counter())
                 elif kind == "caption":
                     self.captions.append(response.caption)
+                elif kind == "stage_status":
+                    self.statuses.append(response.stage_status)
         except grpc.RpcError as error:
             if not self._stop.is_set():
                 self.error = error

@@ -45,6 +45,8 @@ def print_captions(address: str) -> None:
         stub = conference_pb2_grpc.ConferenceServiceStub(ch)
         try:
             for response in stub.WatchCaptions(conference_pb2.WatchCaptionsRequest()):
+                if response.HasField("stage_status"):
+                    print(f"  [{response.stage_status.stage}] {response.stage_status.message}", flush=True)
                 c = response.caption
                 if c.is_final:
                     lang = c.language_code if c.language_code == c.source_language_code else f"-> {c.language_code}"

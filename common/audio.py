@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import array
 from math import gcd
+from pathlib import Path
 
 import numpy as np
+from G722 import G722
 from scipy.signal import resample_poly
 
 from common.errors import InvalidArgument
@@ -80,3 +83,9 @@ class Framer:
         out = self._pending + b"\x00" * (self.frame - len(self._pending))
         self._pending = b""
         return out
+
+
+def g722_file(path: Path) -> bytes:
+    """A raw G.722 file (Asterisk's .g722 sounds) decoded to 16 kHz LINEAR16 bytes."""
+    samples: array.array[int] = G722(16000, 64000).decode(path.read_bytes())
+    return samples.tobytes()

@@ -84,6 +84,10 @@ async def serve(
         options=[
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", limit),
+            # Clients ping every 2 s to find a stalled server quickly: allow it, even between calls.
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.min_recv_ping_interval_without_data_ms", 1000),
+            ("grpc.http2.max_ping_strikes", 0),
         ],
     )
     names = list(await register(server))

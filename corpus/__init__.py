@@ -6,7 +6,6 @@ prompts with their transcripts; the g722 files are 16 kHz.
 
 from __future__ import annotations
 
-import array
 import gzip
 import re
 import unicodedata
@@ -14,7 +13,8 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
-from G722 import G722
+
+from common.audio import g722_file
 
 SOUNDS = Path("/usr/share/asterisk/sounds")
 DOCS = Path("/usr/share/doc")
@@ -35,9 +35,7 @@ def transcripts(lang: str = "en") -> dict[str, str]:
 
 def prompt_pcm16(name: str, lang: str = "en") -> bytes:
     """A prompt as 16 kHz LINEAR16 bytes, decoded from its g722 file."""
-    data = (SOUNDS / lang / f"{name}.g722").read_bytes()
-    samples: array.array[int] = G722(16000, 64000).decode(data)
-    return samples.tobytes()
+    return g722_file(SOUNDS / lang / f"{name}.g722")
 
 
 def prompt_float(name: str, lang: str = "en") -> np.ndarray:

@@ -20,7 +20,7 @@ from opentelemetry.context import Context
 from common.errors import ResourceExhausted
 from lingua.conference.v1 import conference_pb2
 from lingua.stt.v1 import stt_pb2
-from orchestrator import hurry, metrics
+from orchestrator import hurry, metrics, notices
 from orchestrator.frames import SILENCE, InputBuffer, PlaybackQueue
 from orchestrator.listening import CatchUp, Hearing, Pace, wall_ns
 from orchestrator.pipeline import ASRQueue, MTQueue, Piece, Utterance
@@ -32,6 +32,15 @@ tracer = trace.get_tracer("lingua.orchestrator")
 
 FRAME_S = 0.020
 SENTENCE = re.compile(r"[.!?]$")
+
+Notice = conference_pb2.Caption | conference_pb2.StageStatus
+"""What caption watchers receive."""
+
+STAGE_MEANING = {
+    "stt": "speech recognition",
+    "mt": "translation",
+    "tts": "speech synthesis",
+}
 
 
 class Transport(Protocol):
@@ -99,11 +108,14 @@ class Conference:
         self.pace = Pace()
         self.frame_span_ratio = frame_span_ratio
         self.participants: dict[str, Participant] = {}
-        self._caption_watchers: list[tuple[str, asyncio.Queue[conference_pb2.Caption]]] = []
+        self._caption_watchers: list[tuple[str, asyncio.Queue[Notice]]] = []
         self._ids = itertools.count(1)
         self.tick_cpu: deque[float] = deque(maxlen=3000)
         self._hurrying: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        for stage in (stt, mt, tts):
+            stage.on_change = self._stage_changed
+            metrics.STAGE_UP.labels(stage.name).set(1)
 
     def check_room(self) -> None:
         """ResourceExhausted when one more participant would push the conference past real time."""
@@ -205,7 +217,8 @@ class Conference:
         self, p: Participant, response: stt_pb2.StreamingRecognizeResponse, clock: Callable[[float], float]
     ) -> None:
         if response.HasField("speech_event"):
-            if response.speech_event.type == stt_pb2.SPEECH_EVENT_TYPE_SPEECH_START:
+            # A stream replayed after a break starts the speech again: the utterance in progress goes on.
+            if response.speech_event.type == stt_pb2.SPEECH_EVENT_TYPE_SPEECH_START and p.utterance is None:
                 self._start_utterance(p, clock(response.speech_event.offset.ToTimedelta().total_seconds()))
             return
         result = response.result
@@ -322,7 +335,7 @@ class Conference:
             if hearing is not None:
                 listener.playback.mark(utterance.speaker.id, hearing.last)
 
-    # Captions.
+    # Captions and stage status.
 
     def caption(self, utterance: Utterance, language: str, text: str, final: bool) -> None:
         """Publish a transcript or translation to caption watchers."""
@@ -340,11 +353,38 @@ class Conference:
                 with contextlib.suppress(asyncio.QueueFull):
                     queue.put_nowait(caption)
 
-    def watch_captions(self, language: str) -> asyncio.Queue[conference_pb2.Caption]:
-        """A queue that receives captions (in language, or all if empty)."""
-        queue: asyncio.Queue[conference_pb2.Caption] = asyncio.Queue(maxsize=1000)
+    def stage_statuses(self) -> list[conference_pb2.StageStatus]:
+        """Each stage's current status."""
+        return [_status(stage) for stage in (self.stt, self.mt, self.tts)]
+
+    def _stage_changed(self, stage: Stage) -> None:
+        """Tell every watcher (Join streams and caption watchers) that a stage went down or came back;
+        SIP callers hear "one moment please" when one goes down."""
+        status = _status(stage)
+        for _, queue in self._caption_watchers:
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(status)
+        if not status.available:
+            for p in self.participants.values():
+                if p.kind == conference_pb2.TRANSPORT_SIP and not p.playback.queued_seconds(notices.SOURCE):
+                    p.playback.push(notices.SOURCE, list(notices.prompt(notices.STAGE_DOWN, p.language)))
+
+    def watch_captions(self, language: str) -> asyncio.Queue[Notice]:
+        """A queue that receives captions (in language, or all if empty) and every stage status change."""
+        queue: asyncio.Queue[Notice] = asyncio.Queue(maxsize=1000)
         self._caption_watchers.append((language, queue))
         return queue
 
-    def unwatch_captions(self, queue: asyncio.Queue[conference_pb2.Caption]) -> None:
+    def unwatch_captions(self, queue: asyncio.Queue[Notice]) -> None:
         self._caption_watchers = [w for w in self._caption_watchers if w[1] is not queue]
+
+
+def _status(stage: Stage) -> conference_pb2.StageStatus:
+    what = STAGE_MEANING.get(stage.name, stage.name)
+    if stage.down_since is None:
+        message = f"{what} is available"
+    else:
+        message = f"{what} is down: what is said now is translated when it is back (up to 30 s), not lost"
+    status = conference_pb2.StageStatus(stage=stage.name, available=stage.down_since is None, message=message)
+    status.change_time.FromNanoseconds(int(stage.changed_at * 1e9))
+    return status

@@ -68,10 +68,11 @@ async def _ask(stage: Stage, call: Callable[[grpc.aio.Channel, dict[str, Any]], 
     """One unary call to the stage, failing over through its servers once each."""
     options = {"timeout": ServedLanguages.TIMEOUT_S, "metadata": outgoing_metadata()}
     for _ in range(len(stage.addresses) - 1):
+        address = stage.address
         try:
             return await call(stage.channel(), options)
         except grpc.RpcError as err:
             if not retryable(err):
                 raise
-            stage.failed(err)
+            stage.failed(err, address)
     return await call(stage.channel(), options)

@@ -55,6 +55,16 @@ STAGE_ERRORS = Counter("lingua_stage_errors_total", "Failed calls to a stage ser
 OUTAGE_LOST = Counter(
     "lingua_outage_lost_total", "Pieces dropped because every server of a stage stayed down too long", ["stage"]
 )
+STAGE_UP = Gauge("lingua_stage_up", "1 while some server of the stage answers, 0 once every one has failed", ["stage"])
+STAGE_DOWNS = Counter("lingua_stage_down_total", "Times every server of a stage failed (an outage began)", ["stage"])
+STAGE_DOWN_SECONDS = Counter(
+    "lingua_stage_down_seconds_total", "Seconds stages spent with every server failing (ended outages)", ["stage"]
+)
+MEDIA_REJECTED = Counter(
+    "lingua_media_rejected_total",
+    "Media input dropped unheard as malformed or from a stranger, per transport (websocket, rtp) and reason",
+    ["transport", "reason"],
+)
 PARTICIPANTS = Gauge("lingua_participants", "Participants in the conference")
 
 

@@ -75,9 +75,13 @@ class Piece:
 class ASRQueue:
     """Streams one speaker's frames to speech-to-text and reports its responses.
 
-    Frames go in from the tick. A broken stream reconnects with backoff (failing
-    over to the next server) and replays the last `lookback` frames so the words
-    being spoken when it broke are not lost.
+    Frames go in from the tick. While no server answers they wait in a bounded
+    buffer (`outage_frames`, 30 s; overflow is dropped and counted). A broken
+    stream reconnects with backoff (failing over to the next server) and replays
+    what the STT may not have finished with: every frame sent since the start of
+    the speech it has not given a final for (at least `lookback`, at most
+    `replay_frames`), so the words being spoken when it broke are recognized,
+    not lost.
     """
 
     def __init__(
@@ -87,27 +91,35 @@ class ASRQueue:
         on_response: Callable[[stt_pb2.StreamingRecognizeResponse, Callable[[float], float]], None],
         partials: bool = True,
         lookback: int = 50,
+        replay_frames: int = 15 * 50,
+        outage_frames: int = 30 * 50,
     ) -> None:
         self.speaker = speaker
         self.partials = partials
         self.stage = stage
         self.on_response = on_response
         self.dropped = 0
-        self._queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=500)
-        self._lookback: deque[bytes] = deque(maxlen=lookback)
-        self._frame_times: deque[float] = deque(maxlen=30 * 50)
-        self._frames_fed = 0
+        self.lookback = lookback
+        self._queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=outage_frames)
+        self._sent: deque[bytes] = deque(maxlen=replay_frames)
+        """The last frames sent, the newest last; frame number `_next - len(_sent)` first."""
+        self._next = 0
+        """Number of the next frame to send (frames count from 0 in the order queued)."""
+        self._speech_from: int | None = None
+        """Number of the frame where speech without a final yet began, if any."""
+        self._frame_times: deque[float] = deque(maxlen=outage_frames + replay_frames)
+        self._frames_queued = 0
 
     def push(self, frame: bytes, now: float) -> None:
         """Queue one frame heard at `now` (called by the tick; never blocks)."""
-        self._frame_times.append(now)
-        self._frames_fed += 1
-        self._lookback.append(frame)
         try:
             self._queue.put_nowait(frame)
         except asyncio.QueueFull:
             self.dropped += 1
             metrics.DROPPED.labels("asr", self.speaker.id).inc()
+            return
+        self._frame_times.append(now)
+        self._frames_queued += 1
 
     def depth(self) -> int:
         return self._queue.qsize()
@@ -116,31 +128,37 @@ class ASRQueue:
         """Maps a stream offset (seconds) to the wall time its frame was heard."""
 
         def wall_time(offset: float) -> float:
-            first = self._frames_fed - len(self._frame_times)
+            first = self._frames_queued - len(self._frame_times)
             index = min(max(base + round(offset * 50) - 1 - first, 0), len(self._frame_times) - 1)
             return self._frame_times[index] if self._frame_times else time.perf_counter()
 
         return wall_time
 
+    def _replay(self) -> list[bytes]:
+        """The sent frames a new stream must hear again."""
+        unfinished = 0 if self._speech_from is None else self._next - self._speech_from
+        return list(self._sent)[-max(unfinished, self.lookback) :] if self._sent else []
+
     async def run(self) -> None:
         """Keep a recognition stream open for as long as the speaker is here."""
-        backoff = Backoff()
+        backoff = Backoff(initial=0.1, cap=1.0)
         replay: list[bytes] = []
         while True:
-            base = self._frames_fed - len(replay)
+            address = self.stage.address
             try:
-                await self._stream(replay, self._clock(base), backoff)
+                await self._stream(replay, self._next - len(replay), backoff, address)
                 return
             except grpc.RpcError as error:
                 metrics.STAGE_ERRORS.labels("stt").inc()
                 if not retryable(error):
                     log.error("stt refused %s's stream: %s", self.speaker.label, error)
                     return
-                self.stage.failed(error)
-                replay = list(self._lookback)
-                await backoff.wait()
+                self.stage.failed(error, address)
+                replay = self._replay()
+                if not self.stage.available:
+                    await backoff.wait()
 
-    async def _stream(self, replay: list[bytes], clock: Callable[[float], float], backoff: Backoff) -> None:
+    async def _stream(self, replay: list[bytes], base: int, backoff: Backoff, address: str) -> None:
         async def requests() -> AsyncIterator[stt_pb2.StreamingRecognizeRequest]:
             config = stt_pb2.RecognitionConfig(
                 language_code=self.speaker.language, format=LINEAR16, interim_results=self.partials
@@ -150,12 +168,20 @@ class ASRQueue:
                 yield stt_pb2.StreamingRecognizeRequest(audio=b"".join(replay))
             while True:
                 frame = await self._queue.get()
+                self._sent.append(frame)
+                self._next += 1
                 yield stt_pb2.StreamingRecognizeRequest(audio=frame)
 
+        clock = self._clock(base)
         stub = stt_pb2_grpc.SpeechToTextServiceStub(self.stage.channel())
         call = stub.StreamingRecognize(requests(), metadata=outgoing_metadata())
         async for response in call:
             backoff.reset()
+            self.stage.ok(address)
+            if response.result.is_final:
+                self._speech_from = None
+            elif response.speech_event.type == stt_pb2.SPEECH_EVENT_TYPE_SPEECH_START and self._speech_from is None:
+                self._speech_from = base + round(response.speech_event.offset.ToTimedelta().total_seconds() * 50)
             self.on_response(response, clock)
 
 
@@ -164,21 +190,28 @@ class MTQueue:
 
     While every MT server is down a piece is retried (capped backoff) for up to
     `hold_s`, and the pieces after it wait their turn: an outage delays
-    translations rather than losing them. Past hold_s the piece is dropped and
-    counted in lingua_outage_lost_total{stage="mt"}.
+    translations rather than losing them. Past hold_s, or past `limit` pieces
+    waiting, a piece is dropped and counted in lingua_outage_lost_total{stage="mt"}.
     """
 
     HOLD_S = 30.0
+    TIMEOUT_S = 3.0
 
-    def __init__(self, speaker: Participant, conference: Conference, stage: Stage, hold_s: float = HOLD_S) -> None:
+    def __init__(
+        self, speaker: Participant, conference: Conference, stage: Stage, hold_s: float = HOLD_S, limit: int = 100
+    ) -> None:
         self.speaker = speaker
         self.conference = conference
         self.stage = stage
         self.hold_s = hold_s
-        self._queue: asyncio.Queue[Piece] = asyncio.Queue()
+        self._queue: asyncio.Queue[Piece] = asyncio.Queue(maxsize=limit)
 
     def put(self, piece: Piece) -> None:
-        self._queue.put_nowait(piece)
+        try:
+            self._queue.put_nowait(piece)
+        except asyncio.QueueFull:
+            metrics.OUTAGE_LOST.labels("mt").inc()
+            log.error("mt backlog full for %s: %r not translated", self.speaker.label, piece.text)
 
     def depth(self) -> int:
         return self._queue.qsize()
@@ -230,11 +263,12 @@ class MTQueue:
         )
         backoff = Backoff(initial=0.1, cap=1.0)
         deadline = time.monotonic() + self.hold_s
-        failures = 0
         while True:
+            address = self.stage.address
             try:
                 stub = mt_pb2_grpc.TranslatorServiceStub(self.stage.channel())
-                response = await stub.Translate(request, timeout=5, metadata=outgoing_metadata())
+                response = await stub.Translate(request, timeout=self.TIMEOUT_S, metadata=outgoing_metadata())
+                self.stage.ok(address)
                 return response.text
             except grpc.RpcError as error:
                 metrics.STAGE_ERRORS.labels("mt").inc()
@@ -243,11 +277,10 @@ class MTQueue:
                         "mt refused %s -> %s for %s: %s", self.speaker.language, target, self.speaker.label, error
                     )
                     return None
-                self.stage.failed(error)
-                failures += 1
+                self.stage.failed(error, address)
                 if time.monotonic() > deadline:
                     metrics.OUTAGE_LOST.labels("mt").inc()
                     log.error("mt down for %.0f s: %s's %r not translated", self.hold_s, self.speaker.label, text)
                     return None
-                if failures % len(self.stage.addresses) == 0:  # every server failed once: wait, then again
+                if not self.stage.available:
                     await backoff.wait()

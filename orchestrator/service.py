@@ -74,7 +74,11 @@ class ConferenceServicer(conference_pb2_grpc.ConferenceServiceServicer):
 
         async def forward_captions() -> None:
             while True:
-                transport.put(conference_pb2.JoinResponse(caption=await captions.get()))
+                notice = await captions.get()
+                if isinstance(notice, conference_pb2.StageStatus):
+                    transport.put(conference_pb2.JoinResponse(stage_status=notice))
+                else:
+                    transport.put(conference_pb2.JoinResponse(caption=notice))
 
         reader = asyncio.create_task(receive())
         forwarder = asyncio.create_task(forward_captions())
@@ -113,7 +117,11 @@ class ConferenceServicer(conference_pb2_grpc.ConferenceServiceServicer):
         queue = self.conference.watch_captions(language)
         try:
             while True:
-                yield conference_pb2.WatchCaptionsResponse(caption=await queue.get())
+                notice = await queue.get()
+                if isinstance(notice, conference_pb2.StageStatus):
+                    yield conference_pb2.WatchCaptionsResponse(stage_status=notice)
+                else:
+                    yield conference_pb2.WatchCaptionsResponse(caption=notice)
         finally:
             self.conference.unwatch_captions(queue)
 
@@ -131,6 +139,7 @@ class ConferenceServicer(conference_pb2_grpc.ConferenceServiceServicer):
         for stage in (self.conference.stt, self.conference.mt, self.conference.tts):
             out.stage_errors[stage.name] = stage.errors
         out.late_ticks = metrics.late_ticks()
+        out.stages.extend(self.conference.stage_statuses())
         if self.conference.tick_cpu:
             out.tick_cpu_p50_us = float(np.median(self.conference.tick_cpu)) * 1e6
         return out

@@ -20,7 +20,7 @@ from lingua.tts.v1 import tts_pb2, tts_pb2_grpc
 from orchestrator import metrics
 from orchestrator.frames import FRAME_SAMPLES, RATE, Reframer
 from orchestrator.pipeline import LINEAR16, Utterance
-from orchestrator.stages import Stage, retryable
+from orchestrator.stages import Backoff, Stage, retryable
 
 if TYPE_CHECKING:
     from orchestrator.conference import Conference, Participant
@@ -131,12 +131,18 @@ class _Synthesis:
         requests: Callable[[], AsyncIterator[tts_pb2.StreamingSynthesizeRequest]],
         span: trace.Span,
     ) -> bool:
-        """Stream the texts with failover; whether all of the audio came."""
+        """Stream the texts with failover; whether all of the audio came.
+
+        A stream that breaks is synthesized again from its first text on the next
+        server (or the same one once it is back, for up to HOLD_S), and the frames
+        already delivered are skipped: the listener hears the rest, not a repeat.
+        """
         stage = self.tts.stage
         speaker = self.tts.speaker
-        delivered = False
-        failures = 0
+        backoff = Backoff(initial=0.1, cap=1.0)
+        deadline = time.monotonic() + self.tts.hold_s
         tries = 0
+        timed = False
         while True:
             if tries:
                 self._requeue()
@@ -145,29 +151,43 @@ class _Synthesis:
                 config.ClearField("voice")  # another stream found the profile missing
             sent = time.perf_counter()
             reframer = Reframer()
+            skip = self.frames
+            address = stage.address
             try:
                 stub = tts_pb2_grpc.TextToSpeechServiceStub(stage.channel())
                 call = stub.StreamingSynthesize(requests(), metadata=outgoing_metadata())
                 async for response in call:
-                    if response.HasField("audio"):
-                        if not delivered:
-                            delivered = True
-                            metrics.observe_stage("tts_first_audio", time.perf_counter() - sent)
-                            span.add_event("first_audio", {"lingua.tts.server": stage.address})
-                        self.deliver(reframer.split(response.audio.audio_content))
+                    stage.ok(address)
+                    if not response.HasField("audio"):
+                        continue
+                    if not timed:
+                        timed = True
+                        metrics.observe_stage("tts_first_audio", time.perf_counter() - sent)
+                        span.add_event("first_audio", {"lingua.tts.server": address})
+                    frames = reframer.split(response.audio.audio_content)
+                    cut = min(skip, len(frames))
+                    skip -= cut
+                    if frames[cut:]:
+                        self.deliver(frames[cut:])
                 return True
             except grpc.RpcError as error:
                 metrics.STAGE_ERRORS.labels("tts").inc()
-                if not delivered and _unknown_profile(error) and config.voice_profile_id:
+                if not self.frames and _unknown_profile(error) and config.voice_profile_id:
                     log.warning("no voice profile %r for %s: using a default voice", speaker.profile_id, speaker.label)
                     speaker.profile_id = ""
                     config.ClearField("voice")
                     continue  # not the server's failure: no failover, no retry used up
-                if delivered or not retryable(error) or failures >= len(stage.addresses):
-                    log.warning("tts failed for %s (%s): %s", speaker.label, self.language, error)
+                if not retryable(error):
+                    log.warning("tts refused %s (%s): %s", speaker.label, self.language, error)
                     return False
-                failures += 1
-                stage.failed(error)
+                stage.failed(error, address)
+                if time.monotonic() > deadline:
+                    metrics.OUTAGE_LOST.labels("tts").inc()
+                    log.error("tts down for %.0f s: %s's %s audio lost", self.tts.hold_s, speaker.label, self.language)
+                    return False
+                span.add_event("retry", {"lingua.tts.server": address, "lingua.frames_delivered": self.frames})
+                if not stage.available:
+                    await backoff.wait()
 
     def _requeue(self) -> None:
         """Rebuild the request queue for a retry: every text so far, then the end if it came."""
@@ -185,12 +205,17 @@ def _unknown_profile(error: grpc.RpcError) -> bool:
 
 class TTSQueue:
     """Speaks a speaker's translations: one synthesis stream per utterance and language,
-    and held speculative ones until the final confirms or retracts them."""
+    and held speculative ones until the final confirms or retracts them. While every
+    TTS server is down a stream is retried for up to `hold_s`, then counted in
+    lingua_outage_lost_total{stage="tts"}."""
 
-    def __init__(self, speaker: Participant, conference: Conference, stage: Stage) -> None:
+    HOLD_S = 30.0
+
+    def __init__(self, speaker: Participant, conference: Conference, stage: Stage, hold_s: float = HOLD_S) -> None:
         self.speaker = speaker
         self.conference = conference
         self.stage = stage
+        self.hold_s = hold_s
         self._open: dict[tuple[int, str], _Synthesis] = {}
         self._held: dict[tuple[int, str], _Synthesis] = {}
         self._released: dict[tuple[int, str], _Synthesis] = {}

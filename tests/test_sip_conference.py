@@ -47,7 +47,8 @@ class Captions:
     def _run(self) -> None:
         try:
             for response in self._stream:
-                self.items.append(response.caption)
+                if response.HasField("caption"):
+                    self.items.append(response.caption)
         except grpc.RpcError:
             pass
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%lingua/conference/v1/conference.proto\x12\x14lingua.conference.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"S\n\nJoinConfig\x12\x14\n\x0c\x64isplay_name\x18\x01 \x01(\t\x12\x15\n\rlanguage_code\x18\x02 \x01(\t\x12\x18\n\x10voice_profile_id\x18\x03 \x01(\t\"]\n\x0bJoinRequest\x12\x32\n\x06\x63onfig\x18\x01 \x01(\x0b\x32 .lingua.conference.v1.JoinConfigH\x00\x12\x0f\n\x05\x61udio\x18\x02 \x01(\x0cH\x00\x42\t\n\x07request\" \n\x06Joined\x12\x16\n\x0eparticipant_id\x18\x01 \x01(\t\"\x8d\x01\n\x0cJoinResponse\x12.\n\x06joined\x18\x01 \x01(\x0b\x32\x1c.lingua.conference.v1.JoinedH\x00\x12\x0f\n\x05\x61udio\x18\x02 \x01(\x0cH\x00\x12\x30\n\x07\x63\x61ption\x18\x03 \x01(\x0b\x32\x1d.lingua.conference.v1.CaptionH\x00\x42\n\n\x08response\"\xcf\x01\n\x0bParticipant\x12\x16\n\x0eparticipant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x15\n\rlanguage_code\x18\x03 \x01(\t\x12\x18\n\x10voice_profile_id\x18\x04 \x01(\t\x12\x32\n\ttransport\x18\x05 \x01(\x0e\x32\x1f.lingua.conference.v1.Transport\x12-\n\tjoin_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x19\n\x17ListParticipantsRequest\"S\n\x18ListParticipantsResponse\x12\x37\n\x0cparticipants\x18\x01 \x03(\x0b\x32!.lingua.conference.v1.Participant\"\xaa\x01\n\x07\x43\x61ption\x12\x1e\n\x16speaker_participant_id\x18\x01 \x01(\t\x12\x14\n\x0cspeaker_name\x18\x02 \x01(\t\x12\x14\n\x0cutterance_id\x18\x03 \x01(\x05\x12\x1c\n\x14source_language_code\x18\x04 \x01(\t\x12\x15\n\rlanguage_code\x18\x05 \x01(\t\x12\x0c\n\x04text\x18\x06 \x01(\t\x12\x10\n\x08is_final\x18\x07 \x01(\x08\"-\n\x14WatchCaptionsRequest\x12\x15\n\rlanguage_code\x18\x01 \x01(\t\"G\n\x15WatchCaptionsResponse\x12.\n\x07\x63\x61ption\x18\x01 \x01(\x0b\x32\x1d.lingua.conference.v1.Caption\"\x13\n\x11GetMetricsRequest\"]\n\x0eLatencySummary\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\x12\x0e\n\x06p50_ms\x18\x03 \x01(\x01\x12\x0e\n\x06p95_ms\x18\x04 \x01(\x01\x12\x0e\n\x06max_ms\x18\x05 \x01(\x01\"\x9a\x05\n\x12GetMetricsResponse\x12\x37\n\tlatencies\x18\x01 \x03(\x0b\x32$.lingua.conference.v1.LatencySummary\x12S\n\x0e\x64ropped_frames\x18\x02 \x03(\x0b\x32;.lingua.conference.v1.GetMetricsResponse.DroppedFramesEntry\x12S\n\x0eplayback_depth\x18\x03 \x03(\x0b\x32;.lingua.conference.v1.GetMetricsResponse.PlaybackDepthEntry\x12O\n\x0cstage_errors\x18\x04 \x03(\x0b\x32\x39.lingua.conference.v1.GetMetricsResponse.StageErrorsEntry\x12\x17\n\x0ftick_cpu_p50_us\x18\x05 \x01(\x01\x12O\n\x0cstale_frames\x18\x06 \x03(\x0b\x32\x39.lingua.conference.v1.GetMetricsResponse.StaleFramesEntry\x12\x12\n\nlate_ticks\x18\x07 \x01(\x03\x1a\x34\n\x12\x44roppedFramesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a\x34\n\x12PlaybackDepthEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a\x32\n\x10StageErrorsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a\x32\n\x10StaleFramesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01*M\n\tTransport\x12\x19\n\x15TRANSPORT_UNSPECIFIED\x10\x00\x12\x11\n\rTRANSPORT_SIP\x10\x01\x12\x12\n\x0eTRANSPORT_GRPC\x10\x02\x32\xa6\x03\n\x11\x43onferenceService\x12Q\n\x04Join\x12!.lingua.conference.v1.JoinRequest\x1a\".lingua.conference.v1.JoinResponse(\x01\x30\x01\x12q\n\x10ListParticipants\x12-.lingua.conference.v1.ListParticipantsRequest\x1a..lingua.conference.v1.ListParticipantsResponse\x12j\n\rWatchCaptions\x12*.lingua.conference.v1.WatchCaptionsRequest\x1a+.lingua.conference.v1.WatchCaptionsResponse0\x01\x12_\n\nGetMetrics\x12\'.lingua.conference.v1.GetMetricsRequest\x1a(.lingua.conference.v1.GetMetricsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%lingua/conference/v1/conference.proto\x12\x14lingua.conference.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"S\n\nJoinConfig\x12\x14\n\x0c\x64isplay_name\x18\x01 \x01(\t\x12\x15\n\rlanguage_code\x18\x02 \x01(\t\x12\x18\n\x10voice_profile_id\x18\x03 \x01(\t\"]\n\x0bJoinRequest\x12\x32\n\x06\x63onfig\x18\x01 \x01(\x0b\x32 .lingua.conference.v1.JoinConfigH\x00\x12\x0f\n\x05\x61udio\x18\x02 \x01(\x0cH\x00\x42\t\n\x07request\" \n\x06Joined\x12\x16\n\x0eparticipant_id\x18\x01 \x01(\t\"\xc8\x01\n\x0cJoinResponse\x12.\n\x06joined\x18\x01 \x01(\x0b\x32\x1c.lingua.conference.v1.JoinedH\x00\x12\x0f\n\x05\x61udio\x18\x02 \x01(\x0cH\x00\x12\x30\n\x07\x63\x61ption\x18\x03 \x01(\x0b\x32\x1d.lingua.conference.v1.CaptionH\x00\x12\x39\n\x0cstage_status\x18\x04 \x01(\x0b\x32!.lingua.conference.v1.StageStatusH\x00\x42\n\n\x08response\"q\n\x0bStageStatus\x12\r\n\x05stage\x18\x01 \x01(\t\x12\x11\n\tavailable\x18\x02 \x01(\x08\x12\x0f\n\x07message\x18\x03 \x01(\t\x12/\n\x0b\x63hange_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xcf\x01\n\x0bParticipant\x12\x16\n\x0eparticipant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x15\n\rlanguage_code\x18\x03 \x01(\t\x12\x18\n\x10voice_profile_id\x18\x04 \x01(\t\x12\x32\n\ttransport\x18\x05 \x01(\x0e\x32\x1f.lingua.conference.v1.Transport\x12-\n\tjoin_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x19\n\x17ListParticipantsRequest\"S\n\x18ListParticipantsResponse\x12\x37\n\x0cparticipants\x18\x01 \x03(\x0b\x32!.lingua.conference.v1.Participant\"\xaa\x01\n\x07\x43\x61ption\x12\x1e\n\x16speaker_participant_id\x18\x01 \x01(\t\x12\x14\n\x0cspeaker_name\x18\x02 \x01(\t\x12\x14\n\x0cutterance_id\x18\x03 \x01(\x05\x12\x1c\n\x14source_language_code\x18\x04 \x01(\t\x12\x15\n\rlanguage_code\x18\x05 \x01(\t\x12\x0c\n\x04text\x18\x06 \x01(\t\x12\x10\n\x08is_final\x18\x07 \x01(\x08\"-\n\x14WatchCaptionsRequest\x12\x15\n\rlanguage_code\x18\x01 \x01(\t\"\x80\x01\n\x15WatchCaptionsResponse\x12.\n\x07\x63\x61ption\x18\x01 \x01(\x0b\x32\x1d.lingua.conference.v1.Caption\x12\x37\n\x0cstage_status\x18\x02 \x01(\x0b\x32!.lingua.conference.v1.StageStatus\"\x13\n\x11GetMetricsRequest\"]\n\x0eLatencySummary\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\x12\x0e\n\x06p50_ms\x18\x03 \x01(\x01\x12\x0e\n\x06p95_ms\x18\x04 \x01(\x01\x12\x0e\n\x06max_ms\x18\x05 \x01(\x01\"\xcd\x05\n\x12GetMetricsResponse\x12\x37\n\tlatencies\x18\x01 \x03(\x0b\x32$.lingua.conference.v1.LatencySummary\x12S\n\x0e\x64ropped_frames\x18\x02 \x03(\x0b\x32;.lingua.conference.v1.GetMetricsResponse.DroppedFramesEntry\x12S\n\x0eplayback_depth\x18\x03 \x03(\x0b\x32;.lingua.conference.v1.GetMetricsResponse.PlaybackDepthEntry\x12O\n\x0cstage_errors\x18\x04 \x03(\x0b\x32\x39.lingua.conference.v1.GetMetricsResponse.StageErrorsEntry\x12\x17\n\x0ftick_cpu_p50_us\x18\x05 \x01(\x01\x12O\n\x0cstale_frames\x18\x06 \x03(\x0b\x32\x39.lingua.conference.v1.GetMetricsResponse.StaleFramesEntry\x12\x12\n\nlate_ticks\x18\x07 \x01(\x03\x12\x31\n\x06stages\x18\x08 \x03(\x0b\x32!.lingua.conference.v1.StageStatus\x1a\x34\n\x12\x44roppedFramesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a\x34\n\x12PlaybackDepthEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a\x32\n\x10StageErrorsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a\x32\n\x10StaleFramesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01*M\n\tTransport\x12\x19\n\x15TRANSPORT_UNSPECIFIED\x10\x00\x12\x11\n\rTRANSPORT_SIP\x10\x01\x12\x12\n\x0eTRANSPORT_GRPC\x10\x02\x32\xa6\x03\n\x11\x43onferenceService\x12Q\n\x04Join\x12!.lingua.conference.v1.JoinRequest\x1a\".lingua.conference.v1.JoinResponse(\x01\x30\x01\x12q\n\x10ListParticipants\x12-.lingua.conference.v1.ListParticipantsRequest\x1a..lingua.conference.v1.ListParticipantsResponse\x12j\n\rWatchCaptions\x12*.lingua.conference.v1.WatchCaptionsRequest\x1a+.lingua.conference.v1.WatchCaptionsResponse0\x01\x12_\n\nGetMetrics\x12\'.lingua.conference.v1.GetMetricsRequest\x1a(.lingua.conference.v1.GetMetricsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,8 +40,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETMETRICSRESPONSE_STAGEERRORSENTRY']._serialized_options = b'8\001'
   _globals['_GETMETRICSRESPONSE_STALEFRAMESENTRY']._loaded_options = None
   _globals['_GETMETRICSRESPONSE_STALEFRAMESENTRY']._serialized_options = b'8\001'
-  _globals['_TRANSPORT']._serialized_start=1854
-  _globals['_TRANSPORT']._serialized_end=1931
+  _globals['_TRANSPORT']._serialized_start=2137
+  _globals['_TRANSPORT']._serialized_end=2214
   _globals['_JOINCONFIG']._serialized_start=96
   _globals['_JOINCONFIG']._serialized_end=179
   _globals['_JOINREQUEST']._serialized_start=181
@@ -49,33 +49,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JOINED']._serialized_start=276
   _globals['_JOINED']._serialized_end=308
   _globals['_JOINRESPONSE']._serialized_start=311
-  _globals['_JOINRESPONSE']._serialized_end=452
-  _globals['_PARTICIPANT']._serialized_start=455
-  _globals['_PARTICIPANT']._serialized_end=662
-  _globals['_LISTPARTICIPANTSREQUEST']._serialized_start=664
-  _globals['_LISTPARTICIPANTSREQUEST']._serialized_end=689
-  _globals['_LISTPARTICIPANTSRESPONSE']._serialized_start=691
-  _globals['_LISTPARTICIPANTSRESPONSE']._serialized_end=774
-  _globals['_CAPTION']._serialized_start=777
-  _globals['_CAPTION']._serialized_end=947
-  _globals['_WATCHCAPTIONSREQUEST']._serialized_start=949
-  _globals['_WATCHCAPTIONSREQUEST']._serialized_end=994
-  _globals['_WATCHCAPTIONSRESPONSE']._serialized_start=996
-  _globals['_WATCHCAPTIONSRESPONSE']._serialized_end=1067
-  _globals['_GETMETRICSREQUEST']._serialized_start=1069
-  _globals['_GETMETRICSREQUEST']._serialized_end=1088
-  _globals['_LATENCYSUMMARY']._serialized_start=1090
-  _globals['_LATENCYSUMMARY']._serialized_end=1183
-  _globals['_GETMETRICSRESPONSE']._serialized_start=1186
-  _globals['_GETMETRICSRESPONSE']._serialized_end=1852
-  _globals['_GETMETRICSRESPONSE_DROPPEDFRAMESENTRY']._serialized_start=1642
-  _globals['_GETMETRICSRESPONSE_DROPPEDFRAMESENTRY']._serialized_end=1694
-  _globals['_GETMETRICSRESPONSE_PLAYBACKDEPTHENTRY']._serialized_start=1696
-  _globals['_GETMETRICSRESPONSE_PLAYBACKDEPTHENTRY']._serialized_end=1748
-  _globals['_GETMETRICSRESPONSE_STAGEERRORSENTRY']._serialized_start=1750
-  _globals['_GETMETRICSRESPONSE_STAGEERRORSENTRY']._serialized_end=1800
-  _globals['_GETMETRICSRESPONSE_STALEFRAMESENTRY']._serialized_start=1802
-  _globals['_GETMETRICSRESPONSE_STALEFRAMESENTRY']._serialized_end=1852
-  _globals['_CONFERENCESERVICE']._serialized_start=1934
-  _globals['_CONFERENCESERVICE']._serialized_end=2356
+  _globals['_JOINRESPONSE']._serialized_end=511
+  _globals['_STAGESTATUS']._serialized_start=513
+  _globals['_STAGESTATUS']._serialized_end=626
+  _globals['_PARTICIPANT']._serialized_start=629
+  _globals['_PARTICIPANT']._serialized_end=836
+  _globals['_LISTPARTICIPANTSREQUEST']._serialized_start=838
+  _globals['_LISTPARTICIPANTSREQUEST']._serialized_end=863
+  _globals['_LISTPARTICIPANTSRESPONSE']._serialized_start=865
+  _globals['_LISTPARTICIPANTSRESPONSE']._serialized_end=948
+  _globals['_CAPTION']._serialized_start=951
+  _globals['_CAPTION']._serialized_end=1121
+  _globals['_WATCHCAPTIONSREQUEST']._serialized_start=1123
+  _globals['_WATCHCAPTIONSREQUEST']._serialized_end=1168
+  _globals['_WATCHCAPTIONSRESPONSE']._serialized_start=1171
+  _globals['_WATCHCAPTIONSRESPONSE']._serialized_end=1299
+  _globals['_GETMETRICSREQUEST']._serialized_start=1301
+  _globals['_GETMETRICSREQUEST']._serialized_end=1320
+  _globals['_LATENCYSUMMARY']._serialized_start=1322
+  _globals['_LATENCYSUMMARY']._serialized_end=1415
+  _globals['_GETMETRICSRESPONSE']._serialized_start=1418
+  _globals['_GETMETRICSRESPONSE']._serialized_end=2135
+  _globals['_GETMETRICSRESPONSE_DROPPEDFRAMESENTRY']._serialized_start=1925
+  _globals['_GETMETRICSRESPONSE_DROPPEDFRAMESENTRY']._serialized_end=1977
+  _globals['_GETMETRICSRESPONSE_PLAYBACKDEPTHENTRY']._serialized_start=1979
+  _globals['_GETMETRICSRESPONSE_PLAYBACKDEPTHENTRY']._serialized_end=2031
+  _globals['_GETMETRICSRESPONSE_STAGEERRORSENTRY']._serialized_start=2033
+  _globals['_GETMETRICSRESPONSE_STAGEERRORSENTRY']._serialized_end=2083
+  _globals['_GETMETRICSRESPONSE_STALEFRAMESENTRY']._serialized_start=2085
+  _globals['_GETMETRICSRESPONSE_STALEFRAMESENTRY']._serialized_end=2135
+  _globals['_CONFERENCESERVICE']._serialized_start=2217
+  _globals['_CONFERENCESERVICE']._serialized_end=2639
 # @@protoc_insertion_point(module_scope)

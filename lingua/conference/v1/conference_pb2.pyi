@@ -44,14 +44,28 @@ class Joined(_message.Message):
     def __init__(self, participant_id: _Optional[str] = ...) -> None: ...
 
 class JoinResponse(_message.Message):
-    __slots__ = ("joined", "audio", "caption")
+    __slots__ = ("joined", "audio", "caption", "stage_status")
     JOINED_FIELD_NUMBER: _ClassVar[int]
     AUDIO_FIELD_NUMBER: _ClassVar[int]
     CAPTION_FIELD_NUMBER: _ClassVar[int]
+    STAGE_STATUS_FIELD_NUMBER: _ClassVar[int]
     joined: Joined
     audio: bytes
     caption: Caption
-    def __init__(self, joined: _Optional[_Union[Joined, _Mapping]] = ..., audio: _Optional[bytes] = ..., caption: _Optional[_Union[Caption, _Mapping]] = ...) -> None: ...
+    stage_status: StageStatus
+    def __init__(self, joined: _Optional[_Union[Joined, _Mapping]] = ..., audio: _Optional[bytes] = ..., caption: _Optional[_Union[Caption, _Mapping]] = ..., stage_status: _Optional[_Union[StageStatus, _Mapping]] = ...) -> None: ...
+
+class StageStatus(_message.Message):
+    __slots__ = ("stage", "available", "message", "change_time")
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_TIME_FIELD_NUMBER: _ClassVar[int]
+    stage: str
+    available: bool
+    message: str
+    change_time: _timestamp_pb2.Timestamp
+    def __init__(self, stage: _Optional[str] = ..., available: _Optional[bool] = ..., message: _Optional[str] = ..., change_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Participant(_message.Message):
     __slots__ = ("participant_id", "display_name", "language_code", "voice_profile_id", "transport", "join_time")
@@ -104,10 +118,12 @@ class WatchCaptionsRequest(_message.Message):
     def __init__(self, language_code: _Optional[str] = ...) -> None: ...
 
 class WatchCaptionsResponse(_message.Message):
-    __slots__ = ("caption",)
+    __slots__ = ("caption", "stage_status")
     CAPTION_FIELD_NUMBER: _ClassVar[int]
+    STAGE_STATUS_FIELD_NUMBER: _ClassVar[int]
     caption: Caption
-    def __init__(self, caption: _Optional[_Union[Caption, _Mapping]] = ...) -> None: ...
+    stage_status: StageStatus
+    def __init__(self, caption: _Optional[_Union[Caption, _Mapping]] = ..., stage_status: _Optional[_Union[StageStatus, _Mapping]] = ...) -> None: ...
 
 class GetMetricsRequest(_message.Message):
     __slots__ = ()
@@ -128,7 +144,7 @@ class LatencySummary(_message.Message):
     def __init__(self, name: _Optional[str] = ..., count: _Optional[int] = ..., p50_ms: _Optional[float] = ..., p95_ms: _Optional[float] = ..., max_ms: _Optional[float] = ...) -> None: ...
 
 class GetMetricsResponse(_message.Message):
-    __slots__ = ("latencies", "dropped_frames", "playback_depth", "stage_errors", "tick_cpu_p50_us", "stale_frames", "late_ticks")
+    __slots__ = ("latencies", "dropped_frames", "playback_depth", "stage_errors", "tick_cpu_p50_us", "stale_frames", "late_ticks", "stages")
     class DroppedFramesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -164,6 +180,7 @@ class GetMetricsResponse(_message.Message):
     TICK_CPU_P50_US_FIELD_NUMBER: _ClassVar[int]
     STALE_FRAMES_FIELD_NUMBER: _ClassVar[int]
     LATE_TICKS_FIELD_NUMBER: _ClassVar[int]
+    STAGES_FIELD_NUMBER: _ClassVar[int]
     latencies: _containers.RepeatedCompositeFieldContainer[LatencySummary]
     dropped_frames: _containers.ScalarMap[str, int]
     playback_depth: _containers.ScalarMap[str, int]
@@ -171,4 +188,5 @@ class GetMetricsResponse(_message.Message):
     tick_cpu_p50_us: float
     stale_frames: _containers.ScalarMap[str, int]
     late_ticks: int
-    def __init__(self, latencies: _Optional[_Iterable[_Union[LatencySummary, _Mapping]]] = ..., dropped_frames: _Optional[_Mapping[str, int]] = ..., playback_depth: _Optional[_Mapping[str, int]] = ..., stage_errors: _Optional[_Mapping[str, int]] = ..., tick_cpu_p50_us: _Optional[float] = ..., stale_frames: _Optional[_Mapping[str, int]] = ..., late_ticks: _Optional[int] = ...) -> None: ...
+    stages: _containers.RepeatedCompositeFieldContainer[StageStatus]
+    def __init__(self, latencies: _Optional[_Iterable[_Union[LatencySummary, _Mapping]]] = ..., dropped_frames: _Optional[_Mapping[str, int]] = ..., playback_depth: _Optional[_Mapping[str, int]] = ..., stage_errors: _Optional[_Mapping[str, int]] = ..., tick_cpu_p50_us: _Optional[float] = ..., stale_frames: _Optional[_Mapping[str, int]] = ..., late_ticks: _Optional[int] = ..., stages: _Optional[_Iterable[_Union[StageStatus, _Mapping]]] = ...) -> None: ...
