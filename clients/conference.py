@@ -19,8 +19,12 @@ FRAME_BYTES = 640
 class Participant:
     """Joins over gRPC, sends 20 ms frames in real time (script, then silence), records what comes back."""
 
-    def __init__(self, address: str, name: str, language: str, profile_id: str = "") -> None:
-        self.config = conference_pb2.JoinConfig(display_name=name, language_code=language, voice_profile_id=profile_id)
+    def __init__(
+        self, address: str, name: str, language: str, profile_id: str = "", conference: str = "", pin: str = ""
+    ) -> None:
+        self.config = conference_pb2.JoinConfig(
+            display_name=name, language_code=language, voice_profile_id=profile_id, conference=conference, pin=pin
+        )
         self._channel = channel(address)
         self._script: queue.Queue[bytes] = queue.Queue()
         self._stop = threading.Event()

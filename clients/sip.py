@@ -16,6 +16,7 @@ audio that arrived: stretches where Asterisk sent no RTP are not in them.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -70,6 +71,12 @@ def free_udp_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def read_wav(path: Path) -> tuple[np.ndarray, int]:
@@ -137,7 +144,20 @@ class Call:
     workdir: Path
     tool: str
     record_wav: Path | None = None
+    ctrl_port: int = 0
+    """baresip's ctrl_tcp port, for commands during the call (send_dtmf)."""
     _final_log: str | None = field(default=None, init=False)
+
+    def send_dtmf(self, digits: str) -> None:
+        """Key digits into the call (baresip sends RFC 4733 telephone-events)."""
+        if not self.ctrl_port:
+            raise ValueError("only a baresip caller can send DTMF")
+        for digit in digits:
+            payload = json.dumps({"command": "sndcode", "params": digit, "token": digit}).encode()
+            with socket.create_connection(("127.0.0.1", self.ctrl_port), timeout=5) as conn:
+                conn.sendall(b"%d:%s," % (len(payload), payload))
+                conn.recv(4096)
+            time.sleep(0.25)
 
     @property
     def log(self) -> str:
@@ -228,13 +248,17 @@ def call(
     workdir = Path(tempfile.mkdtemp(prefix="lingua-sip-"))
     port = sip_port or free_udp_port()
     audio = caller_audio(play_wav, duration_s)
+    ctrl_port = 0
     if headers:
         if record_wav is not None or password is not None:
             raise ValueError("record_wav and password need baresip, which cannot send headers")
         cmd = sipp_command(workdir, extension, audio, port, headers, caller, answer_timeout_s, duration_s, target)
         tool = "sipp"
     else:
-        cmd = baresip_command(workdir, extension, audio, port, caller, password, answer_timeout_s, duration_s, target)
+        ctrl_port = free_tcp_port()
+        cmd = baresip_command(
+            workdir, extension, audio, port, caller, password, answer_timeout_s, duration_s, target, ctrl_port
+        )
         tool = "baresip"
     with (workdir / "caller.log").open("wb") as log:
         # Lowest CPU priority: a test caller stands in for a remote phone and must not take
@@ -242,7 +266,7 @@ def call(
         proc = subprocess.Popen(
             ["nice", "-n", "19", *cmd], cwd=workdir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
         )
-    return Call(proc, workdir, tool, record_wav)
+    return Call(proc, workdir, tool, record_wav, ctrl_port)
 
 
 def baresip_command(
@@ -255,8 +279,10 @@ def baresip_command(
     answer_timeout_s: float,
     duration_s: float,
     target: Pbx,
+    ctrl_port: int,
 ) -> list[str]:
-    """Config for a headless baresip: WAV in (aufile), decoded audio dumped to rec/ (sndfile).
+    """Config for a headless baresip: WAV in (aufile), decoded audio dumped to rec/ (sndfile),
+    commands (DTMF) over ctrl_tcp on ctrl_port.
 
     baresip hangs up when its input file ends, which is what ends the call after duration_s.
     """
@@ -281,6 +307,8 @@ module aufile.so
 module alsa.so
 module_tmp account.so
 module_app menu.so
+module_app ctrl_tcp.so
+ctrl_tcp_listen 127.0.0.1:{ctrl_port}
 snd_path {workdir / "rec"}
 """
     (workdir / "config").write_text(config)

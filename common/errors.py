@@ -37,6 +37,18 @@ class FailedPrecondition(RequestError):
     code = grpc.StatusCode.FAILED_PRECONDITION
 
 
+class PermissionDenied(RequestError):
+    """The caller may not do this (a wrong PIN, a missing right)."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class AlreadyExists(RequestError):
+    """The request would create something that exists."""
+
+    code = grpc.StatusCode.ALREADY_EXISTS
+
+
 class ResourceExhausted(RequestError):
     """The server is at a limit it keeps to serve the requests it has already taken."""
 

@@ -10,7 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import grpc
@@ -23,6 +23,7 @@ from orchestrator.ari import Ari, AriConfig
 from orchestrator.calls import CallHandler
 from orchestrator.conference import Conference
 from orchestrator.listening import CatchUp
+from orchestrator.rooms import Rooms
 from orchestrator.service import ConferenceServicer
 from orchestrator.stages import Stage
 
@@ -94,29 +95,38 @@ def _wire(args: argparse.Namespace) -> tuple[Register, Callable[[], Awaitable[No
     if not (0 <= args.catch_up_after_s < args.drop_after_s and 1.0 <= args.max_catch_up_rate <= 2.0):
         raise SystemExit("need 0 <= --catch-up-after-s < --drop-after-s and 1 <= --max-catch-up-rate <= 2")
     catch_up = CatchUp(after_s=args.catch_up_after_s, max_rate=args.max_catch_up_rate, drop_s=args.drop_after_s)
-    conference = Conference(
-        stt,
-        mt,
-        tts,
-        frame_span_ratio=args.frame_span_ratio,
-        partials=args.partials,
-        catch_up=catch_up,
-        max_participants=args.max_participants,
-    )
+
+    def make(room: str, ids: Iterator[int], occupancy: Callable[[], int]) -> Conference:
+        return Conference(
+            stt,
+            mt,
+            tts,
+            frame_span_ratio=args.frame_span_ratio,
+            partials=args.partials,
+            catch_up=catch_up,
+            max_participants=args.max_participants,
+            room=room,
+            ids=ids,
+            occupancy=occupancy,
+        )
+
+    rooms = Rooms(make)
     ari = None if args.no_ari else Ari(ari_config(Path(args.ari_env)))
-    calls = None if ari is None else CallHandler(ari, conference, args.media)
+    calls = None if ari is None else CallHandler(ari, rooms, args.media)
     tasks: list[asyncio.Task[None]] = []
 
     async def publish_depths() -> None:
         while True:
-            conference.publish_depths()
+            for room in list(rooms.rooms.values()):
+                room.conference.publish_depths()
             await asyncio.sleep(1)
 
     async def register(server: grpc.aio.Server) -> list[str]:
-        conference_pb2_grpc.add_ConferenceServiceServicer_to_server(ConferenceServicer(conference), server)
+        conference_pb2_grpc.add_ConferenceServiceServicer_to_server(ConferenceServicer(rooms), server)
         if args.metrics_port:
             start_http_server(args.metrics_port, addr=args.metrics_host)
-        tasks.extend(asyncio.create_task(c) for c in (conference.run(), publish_depths()))
+        rooms.start()
+        tasks.append(asyncio.create_task(publish_depths()))
         if calls is not None:
             tasks.append(asyncio.create_task(calls.run()))
         return [SERVICE]
@@ -124,10 +134,11 @@ def _wire(args: argparse.Namespace) -> tuple[Register, Callable[[], Awaitable[No
     async def stop() -> None:
         for task in tasks:
             task.cancel()
+        rooms.stop()
         if calls is not None:
             await calls.close()
-        for participant_id in list(conference.participants):
-            conference.leave(participant_id)
+        for room, participant in rooms.all_participants():
+            room.conference.leave(participant.id)
         for stage in (stt, mt, tts):
             await stage.close()
         if ari is not None:

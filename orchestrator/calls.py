@@ -20,17 +20,22 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from common.errors import InvalidArgument, ResourceExhausted
+from common.errors import InvalidArgument, NotFound, ResourceExhausted
 from common.languages import base_language
 from lingua.conference.v1 import conference_pb2
 from orchestrator.ari import Ari, AriError
-from orchestrator.conference import Conference
+from orchestrator.conference import Participant
 from orchestrator.media import RtpMedia, WebSocketMedia
+from orchestrator.rooms import PREFIX, Room, Rooms
 
 log = logging.getLogger(__name__)
 
 PROMPT_TIMEOUT_S = 15.0
 """Longest a refusal prompt may play before the call is hung up anyway."""
+
+PIN_TRIES = 3
+DIGIT_TIMEOUT_S = 8.0
+"""How long a caller keying in a PIN may pause between digits."""
 
 BRIDGE_PREFIX = "lingua-"
 """Each call's bridge is named this and the caller's channel id."""
@@ -61,20 +66,25 @@ class Call:
     participant_id: str = ""
     task: asyncio.Task[None] | None = None
     media_started: asyncio.Event = field(default_factory=asyncio.Event)
+    room: Room | None = None
+    dtmf: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    """DTMF digits the caller keyed (RFC 4733 or SIP INFO, as Asterisk reports them)."""
 
 
 class CallHandler:
     """Handles the Stasis app's events and owns every call."""
 
-    def __init__(self, ari: Ari, conference: Conference, media: str = "websocket") -> None:
+    def __init__(self, ari: Ari, rooms: Rooms, media: str = "websocket") -> None:
         if media not in ("websocket", "rtp"):
             raise ValueError(f"media must be websocket or rtp, not {media!r}")
         self.ari = ari
-        self.conference = conference
+        self.rooms = rooms
+        rooms.on_removed.append(self._removed)
         self.media_kind = media
         self.calls: dict[str, Call] = {}
         self._by_media: dict[str, Call] = {}
         self._playbacks: dict[str, asyncio.Future[str]] = {}
+        self._ending: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
         """Follow ARI events forever (the Ari client reconnects)."""
@@ -99,6 +109,9 @@ class CallHandler:
                 self._by_media[channel["id"]].media_started.set()
             elif channel["id"] not in self.calls:
                 self._take(channel, event.get("args", []))
+        elif kind == "ChannelDtmfReceived":
+            if (call := self.calls.get(event["channel"]["id"])) is not None:
+                call.dtmf.put_nowait(str(event.get("digit", "")))
         elif kind == "PlaybackFinished":
             done = self._playbacks.pop(event["playback"]["id"], None)
             if done is not None and not done.done():
@@ -125,8 +138,12 @@ class CallHandler:
                 raise InvalidArgument("no language: the dialplan must call Stasis(lingua,<language>[,<profile>])")
             language = base_language(args[0])
             profile = args[1] if len(args) > 1 else ""
-            self.conference.check_room()
+            room = call.room = self.rooms.get(PREFIX + args[2] if len(args) > 2 and args[2] else "")
+            room.admit(language, room.pin)  # the language; the PIN is asked below
+            room.conference.check_room()
             await self.ari.request("POST", f"channels/{call.channel_id}/answer")
+            if room.pin and not await self._pin(call, room):
+                return
             if isinstance(call.media, RtpMedia):
                 await call.media.open()
             # Named before it exists: its StasisStart can come before this POST's answer, and must not be
@@ -153,6 +170,10 @@ class CallHandler:
             log.warning("refused caller %s: %s", call.label, error)
             await self._refuse(call, str(error), "conf-full")
             return
+        except NotFound as error:
+            log.warning("caller %s dialled an unknown room: %s", call.label, error)
+            await self._refuse(call, str(error), "conf-invalid")
+            return
         except InvalidArgument as error:
             log.error("cannot admit caller %s: %s", call.label, error)
             await self._refuse(call, str(error), "cannot-complete-as-dialed")
@@ -162,7 +183,7 @@ class CallHandler:
             await self._refuse(call, str(error), "im-sorry", "please-try-call-later")
             return
         try:
-            participant = self.conference.join(call.label, language, profile, call.media, conference_pb2.TRANSPORT_SIP)
+            participant = room.conference.join(call.label, language, profile, call.media, conference_pb2.TRANSPORT_SIP)
         except ResourceExhausted as error:  # filled up while this call was being set up
             log.warning("refused caller %s: %s", call.label, error)
             await self._refuse(call, str(error), "conf-full")
@@ -173,19 +194,54 @@ class CallHandler:
         finally:
             await self._end(call, "media closed", caller="rejoin")
 
+    async def _pin(self, call: Call, room: Room) -> bool:
+        """Ask for the room's PIN (DTMF, ended by # or its length); after PIN_TRIES wrong ones, a prompt and hang-up."""
+        for _ in range(PIN_TRIES):
+            while not call.dtmf.empty():
+                call.dtmf.get_nowait()
+            await self._play(call, "conf-getpin")
+            keyed = ""
+            try:
+                while (
+                    len(keyed) < len(room.pin)
+                    and (digit := await asyncio.wait_for(call.dtmf.get(), DIGIT_TIMEOUT_S)) != "#"
+                ):
+                    keyed += digit
+            except TimeoutError:
+                pass
+            if room.pin_matches(keyed):
+                return True
+            log.warning("caller %s keyed a wrong PIN for %s", call.label, room.name)
+            await self._play(call, "conf-invalidpin")
+        log.warning("caller %s hung up after %d wrong PINs for %s", call.label, PIN_TRIES, room.name)
+        await self._refuse(call, f"{PIN_TRIES} wrong PINs for {room.name}", "vm-goodbye")
+        return False
+
+    async def _play(self, call: Call, *sounds: str) -> None:
+        """Play core-sounds prompts to the caller, in turn, and wait until they end."""
+        done = asyncio.get_running_loop().create_future()
+        media = ",".join(f"sound:{sound}" for sound in sounds)
+        playback = await self.ari.request("POST", f"channels/{call.channel_id}/play", media=media)
+        self._playbacks[playback["id"]] = done
+        if await asyncio.wait_for(done, PROMPT_TIMEOUT_S) == "failed":
+            log.warning("could not play %r to caller %s: Asterisk lacks a sound", media, call.label)
+
     async def _refuse(self, call: Call, why: str, *sounds: str) -> None:
         """Tell the caller why (core-sounds prompts, played in turn), then hang up: never a silent or dropped call."""
         try:
             await self.ari.request("POST", f"channels/{call.channel_id}/answer")
-            done = asyncio.get_running_loop().create_future()
-            media = ",".join(f"sound:{sound}" for sound in sounds)
-            playback = await self.ari.request("POST", f"channels/{call.channel_id}/play", media=media)
-            self._playbacks[playback["id"]] = done
-            if await asyncio.wait_for(done, PROMPT_TIMEOUT_S) == "failed":
-                log.warning("could not tell caller %s why: Asterisk lacks a sound of %r", call.label, media)
+            await self._play(call, *sounds)
         except (AriError, TimeoutError) as error:
             log.warning("could not tell caller %s why (%s): %s", call.label, sounds, error)
         await self._end(call, why)
+
+    def _removed(self, participant: Participant) -> None:
+        """A moderator removed a SIP participant (or deleted their room): hang up their call."""
+        for call in list(self.calls.values()):
+            if call.participant_id == participant.id:
+                task = asyncio.get_running_loop().create_task(self._end(call, "removed by a moderator"))
+                self._ending.add(task)
+                task.add_done_callback(self._ending.discard)
 
     async def _end(self, call: Call, why: str, caller: Caller = "hangup") -> None:
         """Leave the conference, deal with the caller, and delete what was made for the call (idempotent)."""
@@ -193,8 +249,8 @@ class CallHandler:
             return
         log.info("call %s ended: %s", call.label, why)
         self._by_media.pop(call.media_channel_id, None)
-        if call.participant_id:
-            self.conference.leave(call.participant_id)
+        if call.participant_id and call.room is not None:
+            call.room.conference.leave(call.participant_id)
         if call.media_channel_id:  # before the media closes: its hangup handler must not send the caller on
             await self._quiet(call.media_channel_id)
         await call.media.close()

@@ -10,7 +10,7 @@ import random
 import re
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -69,6 +69,10 @@ class Participant:
     mt: MTQueue = field(init=False)
     tts: TTSQueue = field(init=False)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    recent: metrics.Recent = field(default_factory=metrics.Recent)
+    """Latencies of the participant's room, for GetMetrics."""
+    muted: bool = False
+    """Muted by a moderator: their audio reaches no one."""
 
     @property
     def label(self) -> str:
@@ -100,7 +104,11 @@ class Conference:
         partials: bool = True,
         catch_up: CatchUp | None = None,
         max_participants: int = 5,
+        room: str = "default",
+        ids: Iterator[int] | None = None,
+        occupancy: Callable[[], int] | None = None,
     ) -> None:
+        """ids numbers participants (shared by rooms); occupancy counts who the limit applies to (all rooms)."""
         self.stt, self.mt, self.tts = stt, mt, tts
         self.max_participants = max_participants
         self.partials = partials
@@ -109,26 +117,30 @@ class Conference:
         self.frame_span_ratio = frame_span_ratio
         self.participants: dict[str, Participant] = {}
         self._caption_watchers: list[tuple[str, asyncio.Queue[Notice]]] = []
-        self._ids = itertools.count(1)
+        self._ids = ids or itertools.count(1)
         self.tick_cpu: deque[float] = deque(maxlen=3000)
         self._hurrying: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.recent = metrics.Recent()
+        self.room = room
+        self._occupancy = occupancy
         for stage in (stt, mt, tts):
-            stage.on_change = self._stage_changed
-            metrics.STAGE_UP.labels(stage.name).set(1)
+            stage.listeners.append(self._stage_changed)
+            metrics.STAGE_UP.labels(stage.name).set(1 if stage.available else 0)
 
     def check_room(self) -> None:
         """ResourceExhausted when one more participant would push the conference past real time."""
-        if len(self.participants) >= self.max_participants:
+        present = self._occupancy() if self._occupancy else len(self.participants)
+        if present >= self.max_participants:
             raise ResourceExhausted(
-                f"the conference is full: {len(self.participants)} participants, the most this deployment serves "
+                f"the conference is full: {present} participants, the most this deployment serves "
                 "in real time (--max-participants); try again later"
             )
 
     def join(self, name: str, language: str, profile_id: str, transport: Transport, kind: int) -> Participant:
         """Add a participant and start their tiers (ResourceExhausted when full)."""
         self.check_room()
-        p = Participant(f"p{next(self._ids)}", name, language, profile_id, transport, kind)
+        p = Participant(f"p{next(self._ids)}", name, language, profile_id, transport, kind, recent=self.recent)
         p.asr = ASRQueue(p, self.stt, lambda response, clock: self._on_recognition(p, response, clock), self.partials)
         p.mt = MTQueue(p, self, self.mt)
         p.tts = TTSQueue(p, self, self.tts)
@@ -153,6 +165,12 @@ class Conference:
             with contextlib.suppress(KeyError):
                 metrics.QUEUE_DEPTH.remove(tier, p.id)
         log.info("left: %s", p.label)
+
+    def close(self) -> None:
+        """The room is gone: stop hearing its stages."""
+        for stage in (self.stt, self.mt, self.tts):
+            with contextlib.suppress(ValueError):
+                stage.listeners.remove(self._stage_changed)
 
     def listener_languages(self, exclude: str) -> set[str]:
         """Languages someone listens in, other than exclude."""
@@ -190,7 +208,7 @@ class Conference:
         people = list(self.participants.values())
         for speaker in people:
             frame = speaker.input.take()
-            if frame is None:
+            if frame is None or speaker.muted:
                 continue
             speaker.asr.push(frame, now)
             for listener in people:
@@ -231,7 +249,7 @@ class Conference:
             return
         utterance.final_at = time.perf_counter()
         utterance.speech_end = clock(result.end_offset.ToTimedelta().total_seconds())
-        metrics.observe_stage("stt_final", utterance.final_at - utterance.speech_end)
+        metrics.observe_stage("stt_final", utterance.final_at - utterance.speech_end, self.recent)
         utterance.span.set_attribute("lingua.text_length", len(result.transcript))
         utterance.stt_span.add_event("speech_end", timestamp=wall_ns(utterance.speech_end))
         utterance.stt_span.set_attributes(

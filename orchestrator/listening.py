@@ -100,7 +100,7 @@ class Hearing:
         }
         end = self.utterance.speech_end
         if end is not None:
-            metrics.observe_end_to_end(now - end)
+            metrics.observe_end_to_end(now - end, self.utterance.speaker.recent)
             attributes["lingua.latency_ms"] = round((now - end) * 1000, 1)
         metrics.BACKLOG.observe(self.backlog_s)
         self.span = tracer.start_span(
@@ -114,7 +114,7 @@ class Hearing:
         self.finished = True
         end = self.utterance.speech_end
         if played and end is not None:
-            metrics.observe_stage("speech_end_to_last_audio", time.perf_counter() - end)
+            metrics.observe_stage("speech_end_to_last_audio", time.perf_counter() - end, self.utterance.speaker.recent)
         if self.span is not None:
             self.span.set_attribute("lingua.cut", not played)
             self.span.end()

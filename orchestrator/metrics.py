@@ -89,21 +89,18 @@ class Recent:
         return out
 
 
-RECENT = Recent()
-
-
 def late_ticks() -> int:
     """Ticks counted late so far (lingua_tick_late_total)."""
     return int(REGISTRY.get_sample_value("lingua_tick_late_total") or 0)
 
 
-def observe_stage(stage: str, seconds: float) -> None:
-    """Record one stage latency."""
+def observe_stage(stage: str, seconds: float, recent: Recent) -> None:
+    """Record one stage latency (recent: the room's)."""
     STAGE_LATENCY.labels(stage).observe(seconds)
-    RECENT.add(stage, seconds)
+    recent.add(stage, seconds)
 
 
-def observe_end_to_end(seconds: float) -> None:
-    """Record one end-of-speech to first-audio latency."""
+def observe_end_to_end(seconds: float, recent: Recent) -> None:
+    """Record one end-of-speech to first-audio latency (recent: the room's)."""
     END_TO_END.observe(seconds)
-    RECENT.add("speech_end_to_first_audio", seconds)
+    recent.add("speech_end_to_first_audio", seconds)

@@ -245,7 +245,7 @@ class MTQueue:
                 )
                 results = await asyncio.gather(*(self._translate(piece.text, t) for t in sorted(targets)))
             if targets:
-                metrics.observe_stage("mt", time.perf_counter() - started)
+                metrics.observe_stage("mt", time.perf_counter() - started, self.conference.recent)
             for target, text in zip(sorted(targets), results, strict=True):
                 if text is None:
                     continue

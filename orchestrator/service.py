@@ -14,8 +14,10 @@ from common.languages import base_language
 from common.streams import split_config
 from lingua.conference.v1 import conference_pb2, conference_pb2_grpc
 from orchestrator import metrics
-from orchestrator.conference import Conference
+from orchestrator.conference import Participant
 from orchestrator.languages import ServedLanguages
+from orchestrator.rooms import Rooms
+from orchestrator.rooms_api import RoomsApi
 
 
 class StreamTransport:
@@ -43,12 +45,14 @@ class StreamTransport:
         self.queue.put_nowait(None)
 
 
-class ConferenceServicer(conference_pb2_grpc.ConferenceServiceServicer):
-    """The Conference gRPC API over one Conference."""
+class ConferenceServicer(RoomsApi, conference_pb2_grpc.ConferenceServiceServicer):
+    """The Conference gRPC API over the rooms."""
 
-    def __init__(self, conference: Conference) -> None:
-        self.conference = conference
-        self.languages = ServedLanguages(conference.mt, conference.tts)
+    def __init__(self, rooms: Rooms) -> None:
+        self.rooms = rooms
+        default = rooms.default.conference
+        self.languages = ServedLanguages(default.mt, default.tts)
+        rooms.on_removed.append(_end_stream)
 
     @handle_errors
     async def Join(
@@ -58,11 +62,14 @@ class ConferenceServicer(conference_pb2_grpc.ConferenceServiceServicer):
         if not config.language_code:
             raise InvalidArgument("config.language_code is required (the language you speak and hear)")
         language = base_language(config.language_code)
+        room = self.rooms.get(config.conference)
+        room.admit(language, config.pin)
         await self.languages.check(language)
+        conference = room.conference
         transport = StreamTransport()
         name = config.display_name or f"grpc {context.peer()}"
-        p = self.conference.join(name, language, config.voice_profile_id, transport, conference_pb2.TRANSPORT_GRPC)
-        captions = self.conference.watch_captions(language)
+        p = conference.join(name, language, config.voice_profile_id, transport, conference_pb2.TRANSPORT_GRPC)
+        captions = conference.watch_captions(language)
 
         async def receive() -> None:
             try:
@@ -90,31 +97,16 @@ class ConferenceServicer(conference_pb2_grpc.ConferenceServiceServicer):
         finally:
             reader.cancel()
             forwarder.cancel()
-            self.conference.unwatch_captions(captions)
-            self.conference.leave(p.id)
-
-    @handle_errors
-    async def ListParticipants(
-        self, request: conference_pb2.ListParticipantsRequest, context: grpc.aio.ServicerContext
-    ) -> conference_pb2.ListParticipantsResponse:
-        out = conference_pb2.ListParticipantsResponse()
-        for p in self.conference.participants.values():
-            item = out.participants.add(
-                participant_id=p.id,
-                display_name=p.name,
-                language_code=p.language,
-                voice_profile_id=p.profile_id,
-                transport=p.kind,  # type: ignore[arg-type]
-            )
-            item.join_time.FromSeconds(int(p.joined_at))
-        return out
+            conference.unwatch_captions(captions)
+            conference.leave(p.id)
 
     @handle_errors
     async def WatchCaptions(
         self, request: conference_pb2.WatchCaptionsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[conference_pb2.WatchCaptionsResponse]:
         language = base_language(request.language_code) if request.language_code else ""
-        queue = self.conference.watch_captions(language)
+        conference = self.rooms.get(request.conference).conference
+        queue = conference.watch_captions(language)
         try:
             while True:
                 notice = await queue.get()
@@ -123,23 +115,30 @@ class ConferenceServicer(conference_pb2_grpc.ConferenceServiceServicer):
                 else:
                     yield conference_pb2.WatchCaptionsResponse(caption=notice)
         finally:
-            self.conference.unwatch_captions(queue)
+            conference.unwatch_captions(queue)
 
     @handle_errors
     async def GetMetrics(
         self, request: conference_pb2.GetMetricsRequest, context: grpc.aio.ServicerContext
     ) -> conference_pb2.GetMetricsResponse:
+        conference = self.rooms.get(request.conference).conference
         out = conference_pb2.GetMetricsResponse()
-        for name, (count, p50, p95, top) in sorted(metrics.RECENT.summary().items()):
+        for name, (count, p50, p95, top) in sorted(conference.recent.summary().items()):
             out.latencies.add(name=name, count=count, p50_ms=p50, p95_ms=p95, max_ms=top)
-        for p in self.conference.participants.values():
+        for p in conference.participants.values():
             out.dropped_frames[p.id] = p.input.overflow + p.asr.dropped
             out.playback_depth[p.id] = p.playback.depth()
             out.stale_frames[p.id] = p.playback.dropped
-        for stage in (self.conference.stt, self.conference.mt, self.conference.tts):
+        for stage in (conference.stt, conference.mt, conference.tts):
             out.stage_errors[stage.name] = stage.errors
         out.late_ticks = metrics.late_ticks()
-        out.stages.extend(self.conference.stage_statuses())
-        if self.conference.tick_cpu:
-            out.tick_cpu_p50_us = float(np.median(self.conference.tick_cpu)) * 1e6
+        out.stages.extend(conference.stage_statuses())
+        if conference.tick_cpu:
+            out.tick_cpu_p50_us = float(np.median(conference.tick_cpu)) * 1e6
         return out
+
+
+def _end_stream(participant: Participant) -> None:
+    """A removed Join participant's stream ends."""
+    if isinstance(participant.transport, StreamTransport):
+        participant.transport.close()

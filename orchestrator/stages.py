@@ -56,7 +56,7 @@ class Stage:
     on to the next address that is not known to be failing (wrapping), so a broken
     server is skipped until the others fail too. The stage is down from the moment
     every address has failed since the last success, and up again at the next
-    success; `on_change` hears both.
+    success; every callback in `listeners` hears both.
     """
 
     FORGET_S = 10.0
@@ -70,7 +70,7 @@ class Stage:
         self.down_since: float | None = None
         self.changed_at = time.time()
         """Wall time of the last change between up and down."""
-        self.on_change: Callable[[Stage], None] | None = None
+        self.listeners: list[Callable[[Stage], None]] = []
         self._index = 0
         self._failing: dict[str, float] = {}
         """Address -> when it last failed, for failures since the last success within FORGET_S."""
@@ -131,8 +131,8 @@ class Stage:
     def _changed(self) -> None:
         self.changed_at = time.time()
         metrics.STAGE_UP.labels(self.name).set(1 if self.down_since is None else 0)
-        if self.on_change is not None:
-            self.on_change(self)
+        for listener in list(self.listeners):
+            listener(self)
 
     async def close(self) -> None:
         for channel in self._channels.values():

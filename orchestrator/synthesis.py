@@ -162,7 +162,7 @@ class _Synthesis:
                         continue
                     if not timed:
                         timed = True
-                        metrics.observe_stage("tts_first_audio", time.perf_counter() - sent)
+                        metrics.observe_stage("tts_first_audio", time.perf_counter() - sent, self.tts.conference.recent)
                         span.add_event("first_audio", {"lingua.tts.server": address})
                     frames = reframer.split(response.audio.audio_content)
                     cut = min(skip, len(frames))

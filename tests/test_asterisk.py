@@ -189,9 +189,10 @@ def test_dialplan_maps_numbers_to_languages(ari: Ari) -> None:
 @pytest.mark.parametrize(
     ("number", "headers", "args"),
     [
-        ("ja", {}, ["ja", "5551234"]),
-        ("conf-pt-BR", {"X-Voice-Profile": "a,b;c"}, ["pt-BR", "abc"]),
-        ("1007", {"X-Voice-Profile": "prof_1"}, ["ca", "prof_1"]),
+        ("ja", {}, ["ja", "5551234", ""]),
+        ("4242*1002", {}, ["es", "5551234", "4242"]),
+        ("conf-pt-BR", {"X-Voice-Profile": "a,b;c"}, ["pt-BR", "abc", ""]),
+        ("1007", {"X-Voice-Profile": "prof_1"}, ["ca", "prof_1", ""]),
     ],
 )
 def test_number_and_profile_become_stasis_args(ari: Ari, number: str, headers: dict, args: list[str]) -> None:
@@ -205,7 +206,7 @@ def test_softphone_account_must_authenticate(ari: Ari) -> None:
     password = sip.read_env(state_dir() / "asterisk" / "sip.env")["SIP_PASSWORD_PHONE1"]
     with ari.events() as events, sip.call("1001", caller="phone1", password=password, duration_s=1):
         start = next_event(events, "StasisStart")
-        assert start["args"] == ["en", "phone1"]
+        assert start["args"] == ["en", "phone1", ""]
         assert start["channel"]["name"].startswith("PJSIP/phone1-")
         ari.ok("DELETE", f"/channels/{start['channel']['id']}")
     with sip.call("1001", caller="phone1", password=password[::-1], duration_s=1) as intruder:
@@ -229,7 +230,7 @@ def test_baresip_call_reaches_app_and_media_flows_both_ways(ari: Ari, tmp_path: 
         )
         with caller:
             start = next_event(events, "StasisStart")
-            assert start["args"] == ["es", "ana"]
+            assert start["args"] == ["es", "ana", ""]
             channel_id = start["channel"]["id"]
             with open_media(ari, events, channel_id) as (media, media_start):
                 assert media_start["event"] == "MEDIA_START"
@@ -268,7 +269,7 @@ def test_sipp_call_names_profile_in_header(ari: Ari, tmp_path: Path) -> None:
         )
         with caller:
             start = next_event(events, "StasisStart")
-            assert start["args"] == ["ja", "prof-7.b"]
+            assert start["args"] == ["ja", "prof-7.b", ""]
             assert start["channel"]["caller"]["number"] == "5551234"
             with open_media(ari, events, start["channel"]["id"]) as (media, _):
                 frames = receive_frames(media, 100)

@@ -1,5 +1,7 @@
 import datetime
 
+from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.protobuf import empty_pb2 as _empty_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -20,14 +22,18 @@ TRANSPORT_SIP: Transport
 TRANSPORT_GRPC: Transport
 
 class JoinConfig(_message.Message):
-    __slots__ = ("display_name", "language_code", "voice_profile_id")
+    __slots__ = ("display_name", "language_code", "voice_profile_id", "conference", "pin")
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_CODE_FIELD_NUMBER: _ClassVar[int]
     VOICE_PROFILE_ID_FIELD_NUMBER: _ClassVar[int]
+    CONFERENCE_FIELD_NUMBER: _ClassVar[int]
+    PIN_FIELD_NUMBER: _ClassVar[int]
     display_name: str
     language_code: str
     voice_profile_id: str
-    def __init__(self, display_name: _Optional[str] = ..., language_code: _Optional[str] = ..., voice_profile_id: _Optional[str] = ...) -> None: ...
+    conference: str
+    pin: str
+    def __init__(self, display_name: _Optional[str] = ..., language_code: _Optional[str] = ..., voice_profile_id: _Optional[str] = ..., conference: _Optional[str] = ..., pin: _Optional[str] = ...) -> None: ...
 
 class JoinRequest(_message.Message):
     __slots__ = ("config", "audio")
@@ -68,30 +74,114 @@ class StageStatus(_message.Message):
     def __init__(self, stage: _Optional[str] = ..., available: _Optional[bool] = ..., message: _Optional[str] = ..., change_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Participant(_message.Message):
-    __slots__ = ("participant_id", "display_name", "language_code", "voice_profile_id", "transport", "join_time")
+    __slots__ = ("participant_id", "display_name", "language_code", "voice_profile_id", "transport", "join_time", "name", "muted")
     PARTICIPANT_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_CODE_FIELD_NUMBER: _ClassVar[int]
     VOICE_PROFILE_ID_FIELD_NUMBER: _ClassVar[int]
     TRANSPORT_FIELD_NUMBER: _ClassVar[int]
     JOIN_TIME_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MUTED_FIELD_NUMBER: _ClassVar[int]
     participant_id: str
     display_name: str
     language_code: str
     voice_profile_id: str
     transport: Transport
     join_time: _timestamp_pb2.Timestamp
-    def __init__(self, participant_id: _Optional[str] = ..., display_name: _Optional[str] = ..., language_code: _Optional[str] = ..., voice_profile_id: _Optional[str] = ..., transport: _Optional[_Union[Transport, str]] = ..., join_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    name: str
+    muted: bool
+    def __init__(self, participant_id: _Optional[str] = ..., display_name: _Optional[str] = ..., language_code: _Optional[str] = ..., voice_profile_id: _Optional[str] = ..., transport: _Optional[_Union[Transport, str]] = ..., join_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., name: _Optional[str] = ..., muted: _Optional[bool] = ...) -> None: ...
 
 class ListParticipantsRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("parent", "page_size", "page_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListParticipantsResponse(_message.Message):
-    __slots__ = ("participants",)
+    __slots__ = ("participants", "next_page_token")
     PARTICIPANTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     participants: _containers.RepeatedCompositeFieldContainer[Participant]
-    def __init__(self, participants: _Optional[_Iterable[_Union[Participant, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, participants: _Optional[_Iterable[_Union[Participant, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class Conference(_message.Message):
+    __slots__ = ("name", "display_name", "pin", "pin_required", "allowed_language_codes", "participant_count", "create_time")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    PIN_FIELD_NUMBER: _ClassVar[int]
+    PIN_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_LANGUAGE_CODES_FIELD_NUMBER: _ClassVar[int]
+    PARTICIPANT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    display_name: str
+    pin: str
+    pin_required: bool
+    allowed_language_codes: _containers.RepeatedScalarFieldContainer[str]
+    participant_count: int
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., pin: _Optional[str] = ..., pin_required: _Optional[bool] = ..., allowed_language_codes: _Optional[_Iterable[str]] = ..., participant_count: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreateConferenceRequest(_message.Message):
+    __slots__ = ("conference", "conference_id")
+    CONFERENCE_FIELD_NUMBER: _ClassVar[int]
+    CONFERENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    conference: Conference
+    conference_id: str
+    def __init__(self, conference: _Optional[_Union[Conference, _Mapping]] = ..., conference_id: _Optional[str] = ...) -> None: ...
+
+class GetConferenceRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ListConferencesRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListConferencesResponse(_message.Message):
+    __slots__ = ("conferences", "next_page_token")
+    CONFERENCES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    conferences: _containers.RepeatedCompositeFieldContainer[Conference]
+    next_page_token: str
+    def __init__(self, conferences: _Optional[_Iterable[_Union[Conference, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class DeleteConferenceRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class MuteParticipantRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class UnmuteParticipantRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class RemoveParticipantRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class Caption(_message.Message):
     __slots__ = ("speaker_participant_id", "speaker_name", "utterance_id", "source_language_code", "language_code", "text", "is_final")
@@ -112,10 +202,12 @@ class Caption(_message.Message):
     def __init__(self, speaker_participant_id: _Optional[str] = ..., speaker_name: _Optional[str] = ..., utterance_id: _Optional[int] = ..., source_language_code: _Optional[str] = ..., language_code: _Optional[str] = ..., text: _Optional[str] = ..., is_final: _Optional[bool] = ...) -> None: ...
 
 class WatchCaptionsRequest(_message.Message):
-    __slots__ = ("language_code",)
+    __slots__ = ("language_code", "conference")
     LANGUAGE_CODE_FIELD_NUMBER: _ClassVar[int]
+    CONFERENCE_FIELD_NUMBER: _ClassVar[int]
     language_code: str
-    def __init__(self, language_code: _Optional[str] = ...) -> None: ...
+    conference: str
+    def __init__(self, language_code: _Optional[str] = ..., conference: _Optional[str] = ...) -> None: ...
 
 class WatchCaptionsResponse(_message.Message):
     __slots__ = ("caption", "stage_status")
@@ -126,8 +218,10 @@ class WatchCaptionsResponse(_message.Message):
     def __init__(self, caption: _Optional[_Union[Caption, _Mapping]] = ..., stage_status: _Optional[_Union[StageStatus, _Mapping]] = ...) -> None: ...
 
 class GetMetricsRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("conference",)
+    CONFERENCE_FIELD_NUMBER: _ClassVar[int]
+    conference: str
+    def __init__(self, conference: _Optional[str] = ...) -> None: ...
 
 class LatencySummary(_message.Message):
     __slots__ = ("name", "count", "p50_ms", "p95_ms", "max_ms")

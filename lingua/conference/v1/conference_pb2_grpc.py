@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from lingua.conference.v1 import conference_pb2 as lingua_dot_conference_dot_v1_dot_conference__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -26,8 +27,10 @@ if _version_not_supported:
 
 
 class ConferenceServiceStub:
-    """ConferenceService is the translated conference: SIP callers arrive through
-    Asterisk, other participants join here with the same 20 ms audio frames.
+    """ConferenceService hosts translated conferences (rooms): SIP callers arrive
+    through Asterisk, other participants join here with the same 20 ms audio frames.
+    Rooms are resources named `conferences/{conference_id}`; `conferences/default`
+    always exists and is where a call or Join that names no room goes.
     """
 
     def __init__(self, channel):
@@ -36,6 +39,41 @@ class ConferenceServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.CreateConference = channel.unary_unary(
+                '/lingua.conference.v1.ConferenceService/CreateConference',
+                request_serializer=lingua_dot_conference_dot_v1_dot_conference__pb2.CreateConferenceRequest.SerializeToString,
+                response_deserializer=lingua_dot_conference_dot_v1_dot_conference__pb2.Conference.FromString,
+                _registered_method=True)
+        self.GetConference = channel.unary_unary(
+                '/lingua.conference.v1.ConferenceService/GetConference',
+                request_serializer=lingua_dot_conference_dot_v1_dot_conference__pb2.GetConferenceRequest.SerializeToString,
+                response_deserializer=lingua_dot_conference_dot_v1_dot_conference__pb2.Conference.FromString,
+                _registered_method=True)
+        self.ListConferences = channel.unary_unary(
+                '/lingua.conference.v1.ConferenceService/ListConferences',
+                request_serializer=lingua_dot_conference_dot_v1_dot_conference__pb2.ListConferencesRequest.SerializeToString,
+                response_deserializer=lingua_dot_conference_dot_v1_dot_conference__pb2.ListConferencesResponse.FromString,
+                _registered_method=True)
+        self.DeleteConference = channel.unary_unary(
+                '/lingua.conference.v1.ConferenceService/DeleteConference',
+                request_serializer=lingua_dot_conference_dot_v1_dot_conference__pb2.DeleteConferenceRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.MuteParticipant = channel.unary_unary(
+                '/lingua.conference.v1.ConferenceService/MuteParticipant',
+                request_serializer=lingua_dot_conference_dot_v1_dot_conference__pb2.MuteParticipantRequest.SerializeToString,
+                response_deserializer=lingua_dot_conference_dot_v1_dot_conference__pb2.Participant.FromString,
+                _registered_method=True)
+        self.UnmuteParticipant = channel.unary_unary(
+                '/lingua.conference.v1.ConferenceService/UnmuteParticipant',
+                request_serializer=lingua_dot_conference_dot_v1_dot_conference__pb2.UnmuteParticipantRequest.SerializeToString,
+                response_deserializer=lingua_dot_conference_dot_v1_dot_conference__pb2.Participant.FromString,
+                _registered_method=True)
+        self.RemoveParticipant = channel.unary_unary(
+                '/lingua.conference.v1.ConferenceService/RemoveParticipant',
+                request_serializer=lingua_dot_conference_dot_v1_dot_conference__pb2.RemoveParticipantRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
         self.Join = channel.stream_stream(
                 '/lingua.conference.v1.ConferenceService/Join',
                 request_serializer=lingua_dot_conference_dot_v1_dot_conference__pb2.JoinRequest.SerializeToString,
@@ -59,9 +97,60 @@ class ConferenceServiceStub:
 
 
 class ConferenceServiceServicer:
-    """ConferenceService is the translated conference: SIP callers arrive through
-    Asterisk, other participants join here with the same 20 ms audio frames.
+    """ConferenceService hosts translated conferences (rooms): SIP callers arrive
+    through Asterisk, other participants join here with the same 20 ms audio frames.
+    Rooms are resources named `conferences/{conference_id}`; `conferences/default`
+    always exists and is where a call or Join that names no room goes.
     """
+
+    def CreateConference(self, request, context):
+        """CreateConference makes a room.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetConference(self, request, context):
+        """GetConference reads a room.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListConferences(self, request, context):
+        """ListConferences lists the rooms, in order of their ids, a page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteConference(self, request, context):
+        """DeleteConference ends a room: its participants are removed (SIP callers hung up).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MuteParticipant(self, request, context):
+        """MuteParticipant stops a participant's audio reaching anyone (recognition included).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnmuteParticipant(self, request, context):
+        """UnmuteParticipant undoes MuteParticipant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveParticipant(self, request, context):
+        """RemoveParticipant removes a participant: a Join stream ends, a SIP caller is hung up.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
     def Join(self, request_iterator, context):
         """Join takes a config, then 20 ms frames of the participant's audio, and
@@ -96,6 +185,41 @@ class ConferenceServiceServicer:
 
 def add_ConferenceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'CreateConference': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateConference,
+                    request_deserializer=lingua_dot_conference_dot_v1_dot_conference__pb2.CreateConferenceRequest.FromString,
+                    response_serializer=lingua_dot_conference_dot_v1_dot_conference__pb2.Conference.SerializeToString,
+            ),
+            'GetConference': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetConference,
+                    request_deserializer=lingua_dot_conference_dot_v1_dot_conference__pb2.GetConferenceRequest.FromString,
+                    response_serializer=lingua_dot_conference_dot_v1_dot_conference__pb2.Conference.SerializeToString,
+            ),
+            'ListConferences': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListConferences,
+                    request_deserializer=lingua_dot_conference_dot_v1_dot_conference__pb2.ListConferencesRequest.FromString,
+                    response_serializer=lingua_dot_conference_dot_v1_dot_conference__pb2.ListConferencesResponse.SerializeToString,
+            ),
+            'DeleteConference': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteConference,
+                    request_deserializer=lingua_dot_conference_dot_v1_dot_conference__pb2.DeleteConferenceRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'MuteParticipant': grpc.unary_unary_rpc_method_handler(
+                    servicer.MuteParticipant,
+                    request_deserializer=lingua_dot_conference_dot_v1_dot_conference__pb2.MuteParticipantRequest.FromString,
+                    response_serializer=lingua_dot_conference_dot_v1_dot_conference__pb2.Participant.SerializeToString,
+            ),
+            'UnmuteParticipant': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnmuteParticipant,
+                    request_deserializer=lingua_dot_conference_dot_v1_dot_conference__pb2.UnmuteParticipantRequest.FromString,
+                    response_serializer=lingua_dot_conference_dot_v1_dot_conference__pb2.Participant.SerializeToString,
+            ),
+            'RemoveParticipant': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveParticipant,
+                    request_deserializer=lingua_dot_conference_dot_v1_dot_conference__pb2.RemoveParticipantRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
             'Join': grpc.stream_stream_rpc_method_handler(
                     servicer.Join,
                     request_deserializer=lingua_dot_conference_dot_v1_dot_conference__pb2.JoinRequest.FromString,
@@ -125,9 +249,200 @@ def add_ConferenceServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ConferenceService:
-    """ConferenceService is the translated conference: SIP callers arrive through
-    Asterisk, other participants join here with the same 20 ms audio frames.
+    """ConferenceService hosts translated conferences (rooms): SIP callers arrive
+    through Asterisk, other participants join here with the same 20 ms audio frames.
+    Rooms are resources named `conferences/{conference_id}`; `conferences/default`
+    always exists and is where a call or Join that names no room goes.
     """
+
+    @staticmethod
+    def CreateConference(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lingua.conference.v1.ConferenceService/CreateConference',
+            lingua_dot_conference_dot_v1_dot_conference__pb2.CreateConferenceRequest.SerializeToString,
+            lingua_dot_conference_dot_v1_dot_conference__pb2.Conference.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetConference(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lingua.conference.v1.ConferenceService/GetConference',
+            lingua_dot_conference_dot_v1_dot_conference__pb2.GetConferenceRequest.SerializeToString,
+            lingua_dot_conference_dot_v1_dot_conference__pb2.Conference.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListConferences(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lingua.conference.v1.ConferenceService/ListConferences',
+            lingua_dot_conference_dot_v1_dot_conference__pb2.ListConferencesRequest.SerializeToString,
+            lingua_dot_conference_dot_v1_dot_conference__pb2.ListConferencesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteConference(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lingua.conference.v1.ConferenceService/DeleteConference',
+            lingua_dot_conference_dot_v1_dot_conference__pb2.DeleteConferenceRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MuteParticipant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lingua.conference.v1.ConferenceService/MuteParticipant',
+            lingua_dot_conference_dot_v1_dot_conference__pb2.MuteParticipantRequest.SerializeToString,
+            lingua_dot_conference_dot_v1_dot_conference__pb2.Participant.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnmuteParticipant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lingua.conference.v1.ConferenceService/UnmuteParticipant',
+            lingua_dot_conference_dot_v1_dot_conference__pb2.UnmuteParticipantRequest.SerializeToString,
+            lingua_dot_conference_dot_v1_dot_conference__pb2.Participant.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveParticipant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lingua.conference.v1.ConferenceService/RemoveParticipant',
+            lingua_dot_conference_dot_v1_dot_conference__pb2.RemoveParticipantRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
 
     @staticmethod
     def Join(request_iterator,
