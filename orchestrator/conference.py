@@ -164,6 +164,9 @@ class Conference:
         for tier in ("input", "asr", "playback"):
             with contextlib.suppress(KeyError):
                 metrics.QUEUE_DEPTH.remove(tier, p.id)
+        for tier in ("input", "asr", "stale"):  # labels per participant must not outlive them
+            with contextlib.suppress(KeyError):
+                metrics.DROPPED.remove(tier, p.id)
         log.info("left: %s", p.label)
 
     def close(self) -> None:
