@@ -19,6 +19,7 @@ from prometheus_client import start_http_server
 from common.paths import state_dir
 from common.server import Register, parser, run
 from lingua.conference.v1 import conference_pb2, conference_pb2_grpc
+from orchestrator import console
 from orchestrator.ari import Ari, AriConfig
 from orchestrator.calls import CallHandler
 from orchestrator.conference import Conference
@@ -57,6 +58,7 @@ def main() -> None:
     p.add_argument("--media", choices=("websocket", "rtp"), default="websocket", help="ExternalMedia transport")
     p.add_argument("--metrics-port", type=int, default=9464, help="Prometheus /metrics port (0: off)")
     p.add_argument("--metrics-host", default="127.0.0.1", help="address for /metrics")
+    console.add_flags(p)
     p.add_argument(
         "--partials",
         action=argparse.BooleanOptionalAction,
@@ -125,6 +127,7 @@ def _wire(args: argparse.Namespace) -> tuple[Register, Callable[[], Awaitable[No
         conference_pb2_grpc.add_ConferenceServiceServicer_to_server(ConferenceServicer(rooms), server)
         if args.metrics_port:
             start_http_server(args.metrics_port, addr=args.metrics_host)
+        tasks.append(asyncio.create_task(console.serve(rooms, args)))
         rooms.start()
         tasks.append(asyncio.create_task(publish_depths()))
         if calls is not None:
