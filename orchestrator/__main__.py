@@ -87,6 +87,11 @@ def main() -> None:
         help="callers and Join streams at once; more are refused (bench.capacity: 4 speakers and a listener "
         "keep real time on 2 cores with STT under 90 %% of a core)",
     )
+    p.add_argument(
+        "--shard",
+        default="0/1",
+        help="K/N: this orchestrator is shard K of N and keeps the rooms whose number mod N is K (docs/deploy.md)",
+    )
     args = p.parse_args()
     run(args, *_wire(args))
 
@@ -112,7 +117,10 @@ def _wire(args: argparse.Namespace) -> tuple[Register, Callable[[], Awaitable[No
             occupancy=occupancy,
         )
 
-    rooms = Rooms(make)
+    shard, _, shards = args.shard.partition("/")
+    if not (shard.isdigit() and shards.isdigit() and int(shard) < int(shards)):
+        raise SystemExit(f"--shard {args.shard}: expected K/N with 0 <= K < N, e.g. 1/2")
+    rooms = Rooms(make, int(shard), int(shards))
     ari = None if args.no_ari else Ari(ari_config(Path(args.ari_env)))
     calls = None if ari is None else CallHandler(ari, rooms, args.media)
     tasks: list[asyncio.Task[None]] = []

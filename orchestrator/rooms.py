@@ -11,6 +11,7 @@ import itertools
 import random
 import re
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -22,6 +23,13 @@ DEFAULT = "default"
 ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 PIN = re.compile(r"[0-9]{4,8}")
 PREFIX = "conferences/"
+
+
+def shard_of(room_id: str, shards: int) -> int:
+    """The orchestrator shard a room lives on: its number mod the shard count (a crc32 for ids
+    that are not numbers); deploy/asterisk routes a dialled room the same way."""
+    number = int(room_id) if room_id.isdigit() else zlib.crc32(room_id.encode())
+    return number % shards
 
 
 @dataclass
@@ -60,8 +68,11 @@ Make = Callable[[str, Iterator[int], Callable[[], int]], Conference]
 class Rooms:
     """The rooms of this orchestrator; `make` builds each room's Conference, `start` runs their loops."""
 
-    def __init__(self, make: Make) -> None:
+    def __init__(self, make: Make, shard: int = 0, shards: int = 1) -> None:
+        if not 0 <= shard < shards:
+            raise ValueError(f"shard {shard} of {shards}: need 0 <= shard < shards")
         self._make = make
+        self.shard, self.shards = shard, shards
         self._running = False
         self.rooms: dict[str, Room] = {}
         self.ids = itertools.count(1)
@@ -105,6 +116,11 @@ class Rooms:
             )
         if room_id in self.rooms:
             raise AlreadyExists(f"{PREFIX}{room_id} exists")
+        if room_id != DEFAULT and (owner := shard_of(room_id, self.shards)) != self.shard:
+            raise FailedPrecondition(
+                f"{PREFIX}{room_id} belongs on orchestrator shard {owner} of {self.shards}, not {self.shard}: "
+                "create it there"
+            )
         if pin and not PIN.fullmatch(pin):
             raise InvalidArgument("pin must be 4 to 8 digits (callers key it in as DTMF)")
         allowed = frozenset(base_language(c) for c in languages or [])
@@ -169,7 +185,7 @@ class Rooms:
                 yield room, participant
 
     def _free_number(self) -> str:
-        while (number := str(random.randint(1000, 9999))) in self.rooms:
+        while (number := str(random.randint(1000, 9999))) in self.rooms or shard_of(number, self.shards) != self.shard:
             pass
         return number
 
