@@ -87,6 +87,7 @@ def main() -> None:
         help="callers and Join streams at once; more are refused (bench.capacity: 4 speakers and a listener "
         "keep real time on 2 cores with STT under 90 %% of a core)",
     )
+    p.add_argument("--max-rooms", type=int, default=100, help="rooms besides conferences/default; more are refused")
     p.add_argument(
         "--shard",
         default="0/1",
@@ -120,7 +121,7 @@ def _wire(args: argparse.Namespace) -> tuple[Register, Callable[[], Awaitable[No
     shard, _, shards = args.shard.partition("/")
     if not (shard.isdigit() and shards.isdigit() and int(shard) < int(shards)):
         raise SystemExit(f"--shard {args.shard}: expected K/N with 0 <= K < N, e.g. 1/2")
-    rooms = Rooms(make, int(shard), int(shards))
+    rooms = Rooms(make, int(shard), int(shards), args.max_rooms)
     ari = None if args.no_ari else Ari(ari_config(Path(args.ari_env)))
     calls = None if ari is None else CallHandler(ari, rooms, args.media)
     tasks: list[asyncio.Task[None]] = []

@@ -43,6 +43,19 @@ STAGE_MEANING = {
 }
 
 
+async def tick_forever(tick: Callable[[], None]) -> None:
+    """Call tick every 20 ms on an absolute schedule (late ticks catch up, long stalls resync)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time()
+    while True:
+        deadline += FRAME_S
+        if loop.time() - deadline > 5 * FRAME_S:
+            metrics.TICK_LATE.inc()
+            deadline = loop.time()
+        tick()
+        await asyncio.sleep(max(0.0, deadline - loop.time()))
+
+
 class Transport(Protocol):
     """Where a participant's audio goes: a SIP call's media channel or a Join stream."""
 
@@ -190,16 +203,8 @@ class Conference:
     # The frame loop.
 
     async def run(self) -> None:
-        """Tick every 20 ms on an absolute schedule (late ticks catch up, long stalls resync)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time()
-        while True:
-            deadline += FRAME_S
-            if loop.time() - deadline > 5 * FRAME_S:
-                metrics.TICK_LATE.inc()
-                deadline = loop.time()
-            self.tick()
-            await asyncio.sleep(max(0.0, deadline - loop.time()))
+        """Tick this conference alone every 20 ms (Rooms ticks all of its rooms from one loop)."""
+        await tick_forever(self.tick)
 
     def tick(self) -> None:
         """Move one frame through every participant (the orchestrator's per-frame work)."""

@@ -15,9 +15,16 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from common.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+)
 from common.languages import base_language
-from orchestrator.conference import Conference, Participant
+from orchestrator.conference import Conference, Participant, tick_forever
 
 DEFAULT = "default"
 ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
@@ -42,7 +49,6 @@ class Room:
     languages: frozenset[str]
     conference: Conference
     created: float = field(default_factory=time.time)
-    task: asyncio.Task[None] | None = None
 
     @property
     def name(self) -> str:
@@ -68,12 +74,13 @@ Make = Callable[[str, Iterator[int], Callable[[], int]], Conference]
 class Rooms:
     """The rooms of this orchestrator; `make` builds each room's Conference, `start` runs their loops."""
 
-    def __init__(self, make: Make, shard: int = 0, shards: int = 1) -> None:
+    def __init__(self, make: Make, shard: int = 0, shards: int = 1, max_rooms: int = 100) -> None:
         if not 0 <= shard < shards:
             raise ValueError(f"shard {shard} of {shards}: need 0 <= shard < shards")
         self._make = make
         self.shard, self.shards = shard, shards
-        self._running = False
+        self.max_rooms = max_rooms
+        self._task: asyncio.Task[None] | None = None
         self.rooms: dict[str, Room] = {}
         self.ids = itertools.count(1)
         """Participant numbers, unique across rooms."""
@@ -82,22 +89,15 @@ class Rooms:
         self.create(DEFAULT, "Default room")
 
     def start(self) -> None:
-        """Start every room's frame loop (and each new room's from now on)."""
-        self._running = True
-        for room in self.rooms.values():
-            self._run(room)
+        """Start the frame loop: one 20 ms tick for every room with someone in it."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(tick_forever(self._tick))
 
     def stop(self) -> None:
-        """Stop every room's frame loop."""
-        self._running = False
-        for room in self.rooms.values():
-            if room.task is not None:
-                room.task.cancel()
-                room.task = None
-
-    def _run(self, room: Room) -> None:
-        if self._running and room.task is None:
-            room.task = asyncio.get_running_loop().create_task(room.conference.run())
+        """Stop the frame loop."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
 
     @property
     def default(self) -> Room:
@@ -107,8 +107,13 @@ class Rooms:
         """Participants in every room."""
         return sum(len(room.conference.participants) for room in self.rooms.values())
 
+    def _tick(self) -> None:
+        for room in list(self.rooms.values()):
+            if room.conference.participants:
+                room.conference.tick()
+
     def create(self, room_id: str, display_name: str = "", pin: str = "", languages: list[str] | None = None) -> Room:
-        """Make a room (an empty id picks a free 4-digit number) and start its frame loop."""
+        """Make a room (an empty id picks a free number on this shard)."""
         room_id = room_id or self._free_number()
         if not ID.fullmatch(room_id):
             raise InvalidArgument(
@@ -116,6 +121,8 @@ class Rooms:
             )
         if room_id in self.rooms:
             raise AlreadyExists(f"{PREFIX}{room_id} exists")
+        if len(self.rooms) > self.max_rooms:
+            raise ResourceExhausted(f"{len(self.rooms) - 1} rooms exist, the most this orchestrator keeps; delete one")
         if room_id != DEFAULT and (owner := shard_of(room_id, self.shards)) != self.shard:
             raise FailedPrecondition(
                 f"{PREFIX}{room_id} belongs on orchestrator shard {owner} of {self.shards}, not {self.shard}: "
@@ -126,7 +133,6 @@ class Rooms:
         allowed = frozenset(base_language(c) for c in languages or [])
         room = Room(room_id, display_name, pin, allowed, self._make(room_id, self.ids, self.total))
         self.rooms[room_id] = room
-        self._run(room)
         return room
 
     def get(self, name: str) -> Room:
@@ -158,8 +164,6 @@ class Rooms:
         for participant in list(room.conference.participants.values()):
             self.remove(room, participant)
         room.conference.close()
-        if room.task is not None:
-            room.task.cancel()
 
     def participant(self, name: str) -> tuple[Room, Participant]:
         """The participant named `conferences/{id}/participants/{participant_id}`."""
