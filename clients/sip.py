@@ -194,12 +194,15 @@ class Call:
         return self._finish()
 
     def _finish(self) -> int:
-        # baresip's first SIGTERM hangs up and then lingers on finished SIP transactions; a second one exits.
+        # baresip's first SIGTERM hangs up (BYE) and closes its recording, then lingers on finished SIP
+        # transactions; a second one exits. Each gets 2 s first: a second one too soon cuts both short.
         for _ in range(2):
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
             with suppress(subprocess.TimeoutExpired):
                 self.proc.wait(2)
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
+            self.proc.wait(2)
         if self.proc.poll() is None:
             self.proc.kill()
         code = self.proc.wait()
