@@ -95,16 +95,17 @@ class RoomsApi:
     async def MuteParticipant(
         self, request: conference_pb2.MuteParticipantRequest, context: grpc.aio.ServicerContext
     ) -> conference_pb2.Participant:
-        room, p = self.rooms.participant(_required(request.name, "name"))
-        p.muted = True
-        return participant_message(room, p)
+        return self._set_muted(request.name, True)
 
     @handle_errors
     async def UnmuteParticipant(
         self, request: conference_pb2.UnmuteParticipantRequest, context: grpc.aio.ServicerContext
     ) -> conference_pb2.Participant:
-        room, p = self.rooms.participant(_required(request.name, "name"))
-        p.muted = False
+        return self._set_muted(request.name, False)
+
+    def _set_muted(self, name: str, muted: bool) -> conference_pb2.Participant:
+        room, p = self.rooms.participant(_required(name, "name"))
+        p.muted = muted
         return participant_message(room, p)
 
     @handle_errors
