@@ -37,11 +37,6 @@ PIN_TRIES = 3
 DIGIT_TIMEOUT_S = 8.0
 """How long a caller keying in a PIN may pause between digits."""
 
-BRIDGE_PREFIX = "lingua-"
-"""Each call's bridge is named this and the caller's channel id."""
-
-MEDIA_PREFIX = "lingua-media-"
-"""Each call's media channel id is this and a random hex string."""
 
 MEDIA_LOST = "lingua-media-lost,s,1({})"
 """The media channel's hangup handler (asterisk/conf/extensions.conf), given the caller's channel name."""
@@ -148,7 +143,7 @@ class CallHandler:
                 await call.media.open()
             # Named before it exists: its StasisStart can come before this POST's answer, and must not be
             # taken for a new caller.
-            call.media_channel_id = MEDIA_PREFIX + uuid.uuid4().hex
+            call.media_channel_id = self._media_prefix + uuid.uuid4().hex
             self._by_media[call.media_channel_id] = call
             media = await self.ari.request(
                 "POST",
@@ -161,7 +156,7 @@ class CallHandler:
             )
             await call.media.connect(self.ari.session, self.ari.config.url, media)
             await asyncio.wait_for(call.media_started.wait(), 10)
-            bridge = await self.ari.request("POST", "bridges", type="mixing", name=BRIDGE_PREFIX + call.channel_id)
+            bridge = await self.ari.request("POST", "bridges", type="mixing", name=self._bridge_name(call.channel_id))
             call.bridge_id = bridge["id"]
             await self.ari.request(
                 "POST", f"bridges/{call.bridge_id}/addChannel", channel=f"{call.channel_id},{call.media_channel_id}"
@@ -291,16 +286,15 @@ class CallHandler:
             args = self._stasis_args(channel)
             if args is None or channel["id"] in self.calls or channel["id"] in self._by_media:
                 continue
-            if channel["id"].startswith(MEDIA_PREFIX):
+            if channel["id"].startswith(self._media_prefix):
                 await self._quiet(channel["id"])
                 leftovers.append(f"channels/{channel['id']}")
             else:
                 callers.append((channel, args))
-        ours = {BRIDGE_PREFIX + channel_id for channel_id in self.calls}
+        ours = {self._bridge_name(channel_id) for channel_id in self.calls}
+        mine = self._bridge_name("")
         leftovers += [
-            f"bridges/{b['id']}"
-            for b in bridges
-            if b.get("name", "").startswith(BRIDGE_PREFIX) and b["name"] not in ours
+            f"bridges/{b['id']}" for b in bridges if b.get("name", "").startswith(mine) and b["name"] not in ours
         ]
         for path in leftovers:
             with contextlib.suppress(AriError):
@@ -314,6 +308,15 @@ class CallHandler:
             len(callers),
             len(leftovers),
         )
+
+    @property
+    def _media_prefix(self) -> str:
+        """Our media channels' ids start with this: the app's name, so shards sharing an Asterisk keep apart."""
+        return f"{self.ari.config.app}-media-"
+
+    def _bridge_name(self, channel_id: str) -> str:
+        """The name of a caller's bridge: the app's and the caller's channel id."""
+        return f"{self.ari.config.app}:{channel_id}"
 
     def _stasis_args(self, channel: dict[str, Any]) -> list[str] | None:
         """The Stasis arguments of a channel in our app, or None when it is not in it."""
