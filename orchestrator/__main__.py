@@ -24,6 +24,7 @@ from orchestrator.ari import Ari, AriConfig
 from orchestrator.calls import CallHandler
 from orchestrator.conference import Conference
 from orchestrator.listening import CatchUp
+from orchestrator.room_store import RoomStore
 from orchestrator.rooms import Rooms
 from orchestrator.service import ConferenceServicer
 from orchestrator.stages import Stage
@@ -89,6 +90,11 @@ def main() -> None:
     )
     p.add_argument("--max-rooms", type=int, default=100, help="rooms besides conferences/default; more are refused")
     p.add_argument(
+        "--rooms-file",
+        type=Path,
+        help="keep the rooms in this JSON file, so a restart has them back (a shard's own; default: not kept)",
+    )
+    p.add_argument(
         "--shard",
         default="0/1",
         help="K/N: this orchestrator is shard K of N and keeps the rooms whose number mod N is K (docs/deploy.md)",
@@ -121,7 +127,8 @@ def _wire(args: argparse.Namespace) -> tuple[Register, Callable[[], Awaitable[No
     shard, _, shards = args.shard.partition("/")
     if not (shard.isdigit() and shards.isdigit() and int(shard) < int(shards)):
         raise SystemExit(f"--shard {args.shard}: expected K/N with 0 <= K < N, e.g. 1/2")
-    rooms = Rooms(make, int(shard), int(shards), args.max_rooms)
+    store = RoomStore(args.rooms_file) if args.rooms_file else None
+    rooms = Rooms(make, int(shard), int(shards), args.max_rooms, store)
     ari = None if args.no_ari else Ari(ari_config(Path(args.ari_env)))
     calls = None if ari is None else CallHandler(ari, rooms, args.media)
     tasks: list[asyncio.Task[None]] = []

@@ -21,10 +21,12 @@ from common.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    RequestError,
     ResourceExhausted,
 )
 from common.languages import base_language
 from orchestrator.conference import Conference, Participant, tick_forever
+from orchestrator.room_store import RoomStore, Saved
 
 DEFAULT = "default"
 ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
@@ -72,9 +74,14 @@ Make = Callable[[str, Iterator[int], Callable[[], int]], Conference]
 
 
 class Rooms:
-    """The rooms of this orchestrator; `make` builds each room's Conference, `start` runs their loops."""
+    """The rooms of this orchestrator; `make` builds each room's Conference, `start` runs their loops.
 
-    def __init__(self, make: Make, shard: int = 0, shards: int = 1, max_rooms: int = 100) -> None:
+    With a store, rooms are saved as they are made and deleted, and the saved ones are back at start.
+    """
+
+    def __init__(
+        self, make: Make, shard: int = 0, shards: int = 1, max_rooms: int = 100, store: RoomStore | None = None
+    ) -> None:
         if not 0 <= shard < shards:
             raise ValueError(f"shard {shard} of {shards}: need 0 <= shard < shards")
         self._make = make
@@ -86,7 +93,15 @@ class Rooms:
         """Participant numbers, unique across rooms."""
         self.on_removed: list[Callable[[Participant], None]] = []
         """Told of every participant removed by a moderator or with their room (to end their stream or call)."""
+        self.store: RoomStore | None = None
         self.create(DEFAULT, "Default room")
+        for saved in store.load() if store else []:
+            try:  # the shard rule too: a shard given another's file keeps none of its rooms
+                room = self.create(saved["id"], saved["display_name"], saved["pin"], saved["languages"])
+            except RequestError as error:
+                raise SystemExit(f"--rooms-file {store.path if store else ''}: {error}") from error
+            room.created = saved["created"]
+        self.store = store
 
     def start(self) -> None:
         """Start the frame loop: one 20 ms tick for every room with someone in it."""
@@ -133,6 +148,7 @@ class Rooms:
         allowed = frozenset(base_language(c) for c in languages or [])
         room = Room(room_id, display_name, pin, allowed, self._make(room_id, self.ids, self.total))
         self.rooms[room_id] = room
+        self._save()
         return room
 
     def get(self, name: str) -> Room:
@@ -161,6 +177,7 @@ class Rooms:
         if room.id == DEFAULT:
             raise FailedPrecondition("conferences/default cannot be deleted")
         del self.rooms[room.id]
+        self._save()
         for participant in list(room.conference.participants.values()):
             self.remove(room, participant)
         room.conference.close()
@@ -188,10 +205,20 @@ class Rooms:
             for participant in list(room.conference.participants.values()):
                 yield room, participant
 
+    def _save(self) -> None:
+        if self.store is not None:
+            self.store.save([_saved(r) for r in self.rooms.values() if r.id != DEFAULT])
+
     def _free_number(self) -> str:
         while (number := str(random.randint(1000, 9999))) in self.rooms or shard_of(number, self.shards) != self.shard:
             pass
         return number
+
+
+def _saved(room: Room) -> Saved:
+    return Saved(
+        id=room.id, display_name=room.display_name, pin=room.pin, languages=sorted(room.languages), created=room.created
+    )
 
 
 def _page_size(size: int) -> int:

@@ -160,6 +160,11 @@ def check(docs: list[Doc]) -> list[str]:
             problems.append(f"orchestrator: {stage} is not {want}")
     if not health_probe(o.get("readinessProbe"), 50050):
         problems.append("orchestrator: readiness is not grpc.health.v1 on 50050")
+    rooms = str(variables.get("LINGUA_ORCHESTRATOR_ROOMS_FILE", ""))
+    claims = [t["metadata"]["name"] for t in orchestrator["spec"].get("volumeClaimTemplates", [])]
+    mounted = [m["mountPath"] for m in o.get("volumeMounts", []) if m["name"] in claims]
+    if not any(rooms.startswith(path.rstrip("/") + "/") for path in mounted):
+        problems.append("orchestrator: --rooms-file is not on a volume of the shard's own")
     headless = find(docs, "Service", orchestrator["spec"]["serviceName"])
     if headless is None or headless["spec"].get("clusterIP") != "None":
         problems.append("orchestrator: no headless Service for its pods")
@@ -307,6 +312,12 @@ def _no_telemetry(docs: list[Doc]) -> None:
     del container(mt)["envFrom"]
 
 
+def _rooms_not_kept(docs: list[Doc]) -> None:
+    orchestrator = find(docs, "StatefulSet", "orchestrator")
+    assert orchestrator is not None
+    del orchestrator["spec"]["volumeClaimTemplates"]
+
+
 def _metrics_on_loopback(docs: list[Doc]) -> None:
     orchestrator = find(docs, "StatefulSet", "orchestrator")
     assert orchestrator is not None
@@ -328,6 +339,7 @@ BREAKS: dict[str, tuple[Callable[[list[Doc]], None], str]] = {
     "Secret readable by root only": (_secret_for_root, "asterisk: Secret secrets unreadable"),
     "no OTLP settings": (_no_telemetry, "mt: no OTLP settings"),
     "metrics on loopback": (_metrics_on_loopback, "orchestrator: /metrics on loopback"),
+    "rooms lost on restart": (_rooms_not_kept, "orchestrator: --rooms-file is not on a volume"),
 }
 
 
