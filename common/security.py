@@ -158,17 +158,24 @@ def channel_credentials() -> grpc.ChannelCredentials | None:
 Options = list[tuple[str, Any]]
 
 
+BALANCED = ("grpc.lb_policy_name", "round_robin")
+"""Every channel spreads its calls over every address its target resolves to (a headless
+Service's ready pods, `dns:///stt.<ns>.svc:50051`); gRPC's default sends them all to one."""
+
+
 def open_channel(address: str, options: Options | None = None) -> grpc.Channel:
-    """A blocking channel to address, over TLS when the environment says so."""
+    """A blocking, balanced channel to address, over TLS when the environment says so."""
     credentials = channel_credentials()
+    options = [BALANCED, *(options or [])]
     if credentials is None:
         return grpc.insecure_channel(address, options=options)
     return grpc.secure_channel(address, credentials, options=options)
 
 
 def open_aio_channel(address: str, options: Options | None = None) -> grpc.aio.Channel:
-    """An asyncio channel to address, over TLS when the environment says so."""
+    """An asyncio, balanced channel to address, over TLS when the environment says so."""
     credentials = channel_credentials()
+    options = [BALANCED, *(options or [])]
     if credentials is None:
         return grpc.aio.insecure_channel(address, options=options)
     return grpc.aio.secure_channel(address, credentials, options=options)

@@ -59,6 +59,12 @@ def parser(name: str, default_port: int, description: str) -> argparse.ArgumentP
     p.add_argument("--max-streams", type=int, default=64, help="most concurrent RPCs; more are refused at once")
     p.add_argument("--idle-seconds", type=float, default=120.0, help="a client stream silent this long is closed")
     p.add_argument("--grace-seconds", type=float, default=10.0, help="drain time on SIGTERM")
+    p.add_argument(
+        "--max-connection-age-s",
+        type=float,
+        default=300.0,
+        help="ask clients to reconnect after this long (live streams finish), so they re-resolve and use new replicas",
+    )
     p.add_argument("--log-level", default="INFO", help="logging level")
     security.add_flags(p)
     return p
@@ -88,6 +94,8 @@ async def serve(
             ("grpc.keepalive_permit_without_calls", 1),
             ("grpc.http2.min_recv_ping_interval_without_data_ms", 1000),
             ("grpc.http2.max_ping_strikes", 0),
+            # After this a connection takes no new calls (GOAWAY); its streams go on to their end.
+            ("grpc.max_connection_age_ms", int(args.max_connection_age_s * 1000)),
         ],
     )
     names = list(await register(server))

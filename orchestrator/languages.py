@@ -68,11 +68,11 @@ async def _ask(stage: Stage, call: Callable[[grpc.aio.Channel, dict[str, Any]], 
     """One unary call to the stage, failing over through its servers once each."""
     options = {"timeout": ServedLanguages.TIMEOUT_S, "metadata": outgoing_metadata()}
     for _ in range(len(stage.addresses) - 1):
-        address = stage.address
+        address, started = stage.address, time.monotonic()
         try:
             return await call(stage.channel(), options)
         except grpc.RpcError as err:
             if not retryable(err):
                 raise
-            stage.failed(err, address)
+            stage.failed(err, address, started)
     return await call(stage.channel(), options)

@@ -144,7 +144,7 @@ class ASRQueue:
         backoff = Backoff(initial=0.1, cap=1.0)
         replay: list[bytes] = []
         while True:
-            address = self.stage.address
+            address, started = self.stage.address, time.monotonic()
             try:
                 await self._stream(replay, self._next - len(replay), backoff, address)
                 return
@@ -153,7 +153,7 @@ class ASRQueue:
                 if not retryable(error):
                     log.error("stt refused %s's stream: %s", self.speaker.label, error)
                     return
-                self.stage.failed(error, address)
+                self.stage.failed(error, address, started)
                 replay = self._replay()
                 if not self.stage.available:
                     await backoff.wait()
@@ -264,7 +264,7 @@ class MTQueue:
         backoff = Backoff(initial=0.1, cap=1.0)
         deadline = time.monotonic() + self.hold_s
         while True:
-            address = self.stage.address
+            address, started = self.stage.address, time.monotonic()
             try:
                 stub = mt_pb2_grpc.TranslatorServiceStub(self.stage.channel())
                 response = await stub.Translate(request, timeout=self.TIMEOUT_S, metadata=outgoing_metadata())
@@ -277,7 +277,7 @@ class MTQueue:
                         "mt refused %s -> %s for %s: %s", self.speaker.language, target, self.speaker.label, error
                     )
                     return None
-                self.stage.failed(error, address)
+                self.stage.failed(error, address, started)
                 if time.monotonic() > deadline:
                     metrics.OUTAGE_LOST.labels("mt").inc()
                     log.error("mt down for %.0f s: %s's %r not translated", self.hold_s, self.speaker.label, text)

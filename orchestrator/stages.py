@@ -54,9 +54,12 @@ class Stage:
 
     `channel()` is the current server's channel; `failed(error, address)` moves
     on to the next address that is not known to be failing (wrapping), so a broken
-    server is skipped until the others fail too. The stage is down from the moment
-    every address has failed since the last success, and up again at the next
-    success; every callback in `listeners` hears both.
+    server is skipped until the others fail too. The stage is down once every
+    address has failed since the last success and an attempt started after that
+    failed too, and up again at the next success; every callback in `listeners`
+    hears both. The retry matters for a balanced target (`dns:///stt...` under
+    round_robin): one replica's death fails its streams, and their retries go to
+    the others, which is no outage.
     """
 
     FORGET_S = 10.0
@@ -74,6 +77,8 @@ class Stage:
         self._index = 0
         self._failing: dict[str, float] = {}
         """Address -> when it last failed, for failures since the last success within FORGET_S."""
+        self._all_failed_at: float | None = None
+        """When every address had failed, if none has answered since."""
         self._channels: dict[str, grpc.aio.Channel] = {}
 
     @property
@@ -91,8 +96,9 @@ class Stage:
             self._channels[address] = open_aio_channel(address, options=CHANNEL_OPTIONS)
         return self._channels[address]
 
-    def failed(self, error: BaseException, address: str) -> None:
-        """Record a failure of the server at address; fail over if it is the current one."""
+    def failed(self, error: BaseException, address: str, started: float) -> None:
+        """Record a failure of the attempt on address begun at `started` (time.monotonic());
+        fail over if address is the current one."""
         self.errors += 1
         now = time.monotonic()
         self._failing = {a: t for a, t in self._failing.items() if now - t < self.FORGET_S}
@@ -101,8 +107,12 @@ class Stage:
             self._index = self._next_index()
             if self.address != address:
                 log.warning("%s server %s failed (%s); next: %s", self.name, address, describe(error), self.address)
-        if self.down_since is None and set(self._failing).issuperset(self.addresses):
-            self.down_since = time.monotonic()
+        if self.down_since is not None or not set(self._failing).issuperset(self.addresses):
+            return
+        if self._all_failed_at is None:
+            self._all_failed_at = now
+        elif started >= self._all_failed_at:
+            self.down_since = now
             log.error("%s is down: every server failed (%s): %s", self.name, ", ".join(self.addresses), describe(error))
             metrics.STAGE_DOWNS.labels(self.name).inc()
             self._changed()
@@ -112,6 +122,7 @@ class Stage:
         if not self._failing:
             return
         self._failing.pop(address, None)
+        self._all_failed_at = None
         if self.down_since is not None:
             log.warning("%s is back after %.1f s (%s)", self.name, time.monotonic() - self.down_since, address)
             metrics.STAGE_DOWN_SECONDS.labels(self.name).inc(time.monotonic() - self.down_since)

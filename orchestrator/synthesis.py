@@ -152,7 +152,7 @@ class _Synthesis:
             sent = time.perf_counter()
             reframer = Reframer()
             skip = self.frames
-            address = stage.address
+            address, started = stage.address, time.monotonic()
             try:
                 stub = tts_pb2_grpc.TextToSpeechServiceStub(stage.channel())
                 call = stub.StreamingSynthesize(requests(), metadata=outgoing_metadata())
@@ -180,7 +180,7 @@ class _Synthesis:
                 if not retryable(error):
                     log.warning("tts refused %s (%s): %s", speaker.label, self.language, error)
                     return False
-                stage.failed(error, address)
+                stage.failed(error, address, started)
                 if time.monotonic() > deadline:
                     metrics.OUTAGE_LOST.labels("tts").inc()
                     log.error("tts down for %.0f s: %s's %s audio lost", self.tts.hold_s, speaker.label, self.language)
