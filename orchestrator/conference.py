@@ -134,7 +134,7 @@ class Conference:
         self.tick_cpu: deque[float] = deque(maxlen=3000)
         self._hurrying: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self.recent = metrics.Recent()
+        self.recent = metrics.Recent(room)
         self.room = room
         self._occupancy = occupancy
         for stage in (stt, mt, tts):
@@ -159,7 +159,7 @@ class Conference:
         p.tts = TTSQueue(p, self, self.tts)
         p.tasks = [asyncio.create_task(p.asr.run()), asyncio.create_task(p.mt.run())]
         self.participants[p.id] = p
-        metrics.PARTICIPANTS.set(len(self.participants))
+        metrics.PARTICIPANTS.labels(self.room).set(len(self.participants))
         log.info("joined: %s (profile %s)", p.label, profile_id or "none")
         return p
 
@@ -173,7 +173,7 @@ class Conference:
         p.tts.close()
         for other in self.participants.values():
             other.playback.remove(p.id)
-        metrics.PARTICIPANTS.set(len(self.participants))
+        metrics.PARTICIPANTS.labels(self.room).set(len(self.participants))
         for tier in ("input", "asr", "playback"):
             with contextlib.suppress(KeyError):
                 metrics.QUEUE_DEPTH.remove(tier, p.id)
@@ -183,7 +183,8 @@ class Conference:
         log.info("left: %s", p.label)
 
     def close(self) -> None:
-        """The room is gone: stop hearing its stages."""
+        """The room is gone: stop hearing its stages, drop its metrics."""
+        metrics.forget_room(self.room)
         for stage in (self.stt, self.mt, self.tts):
             with contextlib.suppress(ValueError):
                 stage.listeners.remove(self._stage_changed)

@@ -89,7 +89,7 @@ class Hearing:
     def first(self, played: bool) -> None:
         """Mark on the utterance's first frame."""
         if not played:
-            metrics.UTTERANCES_DROPPED.inc()
+            metrics.UTTERANCES_DROPPED.labels(self.utterance.speaker.recent.room).inc()
             self.finished = True
             return
         now = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 
 import numpy as np
@@ -17,7 +18,8 @@ STAGE_LATENCY = Histogram(
 )
 END_TO_END = Histogram(
     "lingua_speech_end_to_first_audio_seconds",
-    "End of a speaker's utterance to the first translated frame played to a listener",
+    "End of a speaker's utterance to the first translated frame played to a listener, per room",
+    ["room"],
     buckets=BUCKETS,
 )
 TICK_SECONDS = Histogram(
@@ -40,7 +42,9 @@ BACKLOG = Histogram(
     buckets=(0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 10.0),
 )
 UTTERANCES_DROPPED = Counter(
-    "lingua_utterances_dropped_total", "Translated utterances dropped unheard: the listener was too far behind"
+    "lingua_utterances_dropped_total",
+    "Translated utterances dropped unheard, per room: the listener was too far behind",
+    ["room"],
 )
 HURRIED = Counter(
     "lingua_hurried_seconds_total",
@@ -65,13 +69,16 @@ MEDIA_REJECTED = Counter(
     "Media input dropped unheard as malformed or from a stranger, per transport (websocket, rtp) and reason",
     ["transport", "reason"],
 )
-PARTICIPANTS = Gauge("lingua_participants", "Participants in the conference")
+PARTICIPANTS = Gauge("lingua_participants", "Participants per room", ["room"])
+PER_ROOM = (END_TO_END, UTTERANCES_DROPPED, PARTICIPANTS)
+"""The metrics labelled by room (stage latencies are not: the stage servers are shared)."""
 
 
 class Recent:
-    """The last values of named measurements, for percentiles."""
+    """The last values of named measurements in one room, for percentiles."""
 
-    def __init__(self, size: int = 2000) -> None:
+    def __init__(self, room: str = "default", size: int = 2000) -> None:
+        self.room = room
         self.size = size
         self._values: dict[str, deque[float]] = {}
         self._counts: dict[str, int] = {}
@@ -102,5 +109,12 @@ def observe_stage(stage: str, seconds: float, recent: Recent) -> None:
 
 def observe_end_to_end(seconds: float, recent: Recent) -> None:
     """Record one end-of-speech to first-audio latency (recent: the room's)."""
-    END_TO_END.observe(seconds)
+    END_TO_END.labels(recent.room).observe(seconds)
     recent.add("speech_end_to_first_audio", seconds)
+
+
+def forget_room(room: str) -> None:
+    """Drop a deleted room's series."""
+    for metric in PER_ROOM:
+        with contextlib.suppress(KeyError):
+            metric.remove(room)

@@ -5,6 +5,7 @@ callers reaching a room by number, keying its PIN as DTMF (RFC 4733, sent by bar
 from __future__ import annotations
 
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -97,7 +98,14 @@ def test_room_resources(stub: Stub, orchestrator_address: str) -> None:
     )
 
 
-def test_two_rooms_keep_to_themselves_and_moderation(stub: Stub, orchestrator_address: str) -> None:
+def scraped(metrics_port: int, name: str, room: str) -> float | None:
+    """One room's sample of a metric on the orchestrator's /metrics (None when it has none)."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+    prefix = f'{name}{{room="{room}"}} '
+    return next((float(line.split()[-1]) for line in text.splitlines() if line.startswith(prefix)), None)
+
+
+def test_two_rooms_keep_to_themselves_and_moderation(stub: Stub, orchestrator_address: str, metrics_port: int) -> None:
     for room_id in ("north", "south"):
         stub.CreateConference(
             conference_pb2.CreateConferenceRequest(conference=conference_pb2.Conference(), conference_id=room_id)
@@ -126,6 +134,10 @@ def test_two_rooms_keep_to_themselves_and_moderation(stub: Stub, orchestrator_ad
         south_speakers = {c.speaker_participant_id for c in s_beto.captions}
         assert north_speakers == {n_ana.participant_id}, f"north heard {north_speakers}"
         assert south_speakers == {s_ana.participant_id}, f"south heard {south_speakers}"
+        for room_id in ("north", "south"):
+            assert scraped(metrics_port, "lingua_participants", room_id) == 2, f"{room_id}'s participants"
+            latency = "lingua_speech_end_to_first_audio_seconds_count"
+            assert wait_for(lambda: (scraped(metrics_port, latency, room_id) or 0) >= 1, 20), room_id  # noqa: B023
 
         name = f"conferences/south/participants/{s_ana.participant_id}"
         muted = stub.MuteParticipant(conference_pb2.MuteParticipantRequest(name=name))
@@ -145,6 +157,7 @@ def test_two_rooms_keep_to_themselves_and_moderation(stub: Stub, orchestrator_ad
         assert wait_for(lambda: not s_ana._thread.is_alive(), 10), "the removed participant's stream did not end"
         stub.DeleteConference(conference_pb2.DeleteConferenceRequest(name="conferences/north"))
         assert wait_for(lambda: not n_beto._thread.is_alive(), 10), "a deleted room's stream did not end"
+        assert scraped(metrics_port, "lingua_participants", "north") is None, "a deleted room's metrics stayed"
     finally:
         for pair in people.values():
             for p in pair:
