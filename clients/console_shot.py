@@ -16,13 +16,9 @@ import base64
 import contextlib
 import itertools
 import json
-import os
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -32,7 +28,8 @@ from typing import Any
 
 from websockets.sync.client import ClientConnection, connect
 
-from clients.launch import REPO, running, wait_serving
+from clients.launch import REPO, running
+from common.ports import free_port
 
 
 class Browser:
@@ -132,55 +129,16 @@ def wait_until(condition: Callable[[], object], timeout: float, every: float = 0
     return False
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def console_orchestrator(*args: str, timeout: float = 120.0) -> Iterator[tuple[str, str]]:
     """An orchestrator (`--no-ari` and args) with its console; yields (gRPC address, console URL).
 
     The console URL is the `CONSOLE http://...` line it prints (with the token it made up).
     """
-    flags = ["--console-port", str(free_port())]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator", "--port", "0", "--no-ari", "--metrics-port", "0", *flags, *args],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    found: dict[str, str] = {}
-    ready = threading.Event()
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            for key in ("LISTENING", "CONSOLE"):
-                if line.startswith(key + " ") and key not in found:
-                    found[key] = line.split()[1]
-            if len(found) == 2:
-                ready.set()
-            sys.stderr.write(f"[orchestrator] {line}")
-        ready.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    try:
-        if not ready.wait(timeout) or len(found) < 2:
-            raise RuntimeError(f"orchestrator did not start with its console (exit code {proc.poll()}): {found}")
-        address = f"127.0.0.1:{found['LISTENING']}"
-        wait_serving(address, deadline=time.monotonic() + timeout)
-        yield address, found["CONSOLE"]
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    printed = {"CONSOLE": ""}
+    flags = ["--no-ari", "--metrics-port", "0", "--console-port", str(free_port()), *args]
+    with running("orchestrator", *flags, timeout=timeout, capture=printed) as address:
+        yield address, printed["CONSOLE"]
 
 
 def main() -> None:

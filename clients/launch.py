@@ -20,12 +20,21 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
-def running(module: str, *args: str, timeout: float = 180.0, env: dict[str, str] | None = None) -> Iterator[str]:
+def running(
+    module: str,
+    *args: str,
+    timeout: float = 180.0,
+    env: dict[str, str] | None = None,
+    capture: dict[str, str] | None = None,
+) -> Iterator[str]:
     """Run `python -m module --port 0 args...`; yield its address once it is SERVING.
 
     The server prints `LISTENING <port>` once bound; its log is echoed to
-    stderr with a prefix so failures show what the server said.
+    stderr with a prefix so failures show what the server said. For each key
+    of capture, the first `KEY value` line it prints is awaited too and its
+    value stored there (the console's `CONSOLE <url>`, say).
     """
+    wanted = capture if capture is not None else {}
     proc = subprocess.Popen(
         [sys.executable, "-m", module, "--port", "0", *args],
         cwd=REPO,
@@ -41,16 +50,21 @@ def running(module: str, *args: str, timeout: float = 180.0, env: dict[str, str]
     def pump() -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
-            if line.startswith("LISTENING ") and not port:
-                port.append(int(line.split()[1]))
+            key, _, value = line.strip().partition(" ")
+            if key == "LISTENING" and not port:
+                port.append(int(value))
+            elif key in wanted and not wanted[key]:
+                wanted[key] = value
+            if port and all(wanted.values()):
                 ready.set()
             sys.stderr.write(f"[{module}] {line}")
         ready.set()
 
     threading.Thread(target=pump, daemon=True).start()
     try:
-        if not ready.wait(timeout) or not port:
-            raise RuntimeError(f"{module} did not start (exit code {proc.poll()})")
+        if not ready.wait(timeout) or not port or not all(wanted.values()):
+            missing = ", ".join(k for k, v in {"LISTENING": port, **wanted}.items() if not v)
+            raise RuntimeError(f"{module} did not start (exit code {proc.poll()}; never printed {missing})")
         address = f"127.0.0.1:{port[0]}"
         wait_serving(address, deadline=time.monotonic() + timeout)
         yield address

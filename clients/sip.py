@@ -35,6 +35,7 @@ from G722 import G722
 
 from common.audio import resample, to_float, to_pcm16
 from common.paths import state_dir
+from common.ports import free_port
 
 APT_PACKAGES = ("baresip-core", "sip-tester")
 RATE = 16000
@@ -71,12 +72,6 @@ def free_udp_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def read_wav(path: Path) -> tuple[np.ndarray, int]:
@@ -258,7 +253,7 @@ def call(
         cmd = sipp_command(workdir, extension, audio, port, headers, caller, answer_timeout_s, duration_s, target)
         tool = "sipp"
     else:
-        ctrl_port = free_tcp_port()
+        ctrl_port = free_port()
         cmd = baresip_command(
             workdir, extension, audio, port, caller, password, answer_timeout_s, duration_s, target, ctrl_port
         )

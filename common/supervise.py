@@ -14,23 +14,18 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from types import FrameType
 
+from common.ports import free_port
+
 log = logging.getLogger("supervise")
 
 STEADY_S = 30.0
 """A server that ran this long is restarted at once again, not after the backoff it had reached."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def main() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 from clients.launch import asterisk_script, running
 from clients.speech import channel as channel
 from common.paths import state_dir
+from common.ports import free_port
 
 
 @pytest.fixture(scope="session")
@@ -41,9 +41,7 @@ def tts_address(profile_address: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def metrics_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_port()
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -20,39 +19,20 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
 import pytest
 
 from clients import sip
 from clients.conference import Participant
 from clients.launch import running
+from common.ports import free_port
 from corpus import prompt_pcm16
 from tests.conftest import wait_for
+from tests.processes import kill, listener_pid
 from tests.test_conference import finals
 from tests.test_restart import heard, sip_participants, speech_wav
 
 PROMPTS = ("conf-getpin", "vm-nobodyavail", "conf-onlyperson")
 RATE_BYTES = 32000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def listener_pid(port: int) -> int:
-    for conn in psutil.net_connections("tcp"):
-        if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN and conn.pid:
-            return conn.pid
-    raise LookupError(f"nothing listens on {port}")
-
-
-def kill(port: int) -> None:
-    """SIGKILL the process listening on port (no drain, no goodbye)."""
-    process = psutil.Process(listener_pid(port))
-    process.kill()
-    process.wait(10)
 
 
 def metric(metrics_port: int, name: str, stage: str) -> float:

@@ -26,10 +26,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from clients import sip
 from clients.launch import running
+from common.ports import free_port
 from corpus import prompt_pcm16, transcripts, wer
 from tests.ari_proxy import AriProxy
 from tests.conftest import wait_for
-from tests.test_faults import free_port
 from tests.test_sip_conference import PROMPTS, Captions, participants
 
 

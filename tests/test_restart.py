@@ -8,7 +8,6 @@ orchestrator no stale participants, and new calls work."""
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack
@@ -22,9 +21,11 @@ from clients import sip
 from clients.conference import Participant
 from clients.launch import asterisk_script, running
 from clients.speech import channel, transcribe
+from common.ports import free_port
 from corpus import prompt_pcm16
 from lingua.conference.v1 import conference_pb2, conference_pb2_grpc
 from tests.conftest import wait_for
+from tests.processes import kill
 from tests.test_asterisk import Ari
 from tests.test_conference import finals
 
@@ -42,23 +43,6 @@ def start(stt_address: str, mt_address: str, tts_address: str) -> Start:
     """start(port, media): an orchestrator attached to Asterisk on that gRPC port (a context manager)."""
     stages = ["--stt", stt_address, "--mt", mt_address, "--tts", tts_address, "--metrics-port", "0"]
     return lambda port, media: running("orchestrator", *stages, "--port", str(port), "--media", media)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def kill(port: int) -> None:
-    """SIGKILL the process listening on port: no drain, no goodbye to Asterisk."""
-    for conn in psutil.net_connections("tcp"):
-        if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN and conn.pid:
-            process = psutil.Process(conn.pid)
-            process.kill()
-            process.wait(10)
-            return
-    raise LookupError(f"nothing listens on {port}")
 
 
 def sip_participants(address: str) -> list[conference_pb2.Participant]:
