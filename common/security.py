@@ -158,24 +158,31 @@ def channel_credentials() -> grpc.ChannelCredentials | None:
 Options = list[tuple[str, Any]]
 
 
-BALANCED = ("grpc.lb_policy_name", "round_robin")
-"""Every channel spreads its calls over every address its target resolves to (a headless
-Service's ready pods, `dns:///stt.<ns>.svc:50051`); gRPC's default sends them all to one."""
+BALANCED: Options = [
+    # Spread the calls over every address the target resolves to (a headless Service's ready
+    # pods, `dns:///stt.<ns>.svc:50051`); gRPC's default, pick_first, sends them all to one.
+    ("grpc.lb_policy_name", "round_robin"),
+    # round_robin reconnects on its own, and fails calls while it waits: a restarted server is
+    # found within a second, not after gRPC's default backoff (up to 120 s).
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+"""Options for a long-lived channel from one server to others (the orchestrator's stages, the
+TTS server's profile client)."""
 
 
 def open_channel(address: str, options: Options | None = None) -> grpc.Channel:
-    """A blocking, balanced channel to address, over TLS when the environment says so."""
+    """A blocking channel to address, over TLS when the environment says so."""
     credentials = channel_credentials()
-    options = [BALANCED, *(options or [])]
     if credentials is None:
         return grpc.insecure_channel(address, options=options)
     return grpc.secure_channel(address, credentials, options=options)
 
 
 def open_aio_channel(address: str, options: Options | None = None) -> grpc.aio.Channel:
-    """An asyncio, balanced channel to address, over TLS when the environment says so."""
+    """An asyncio channel to address, over TLS when the environment says so."""
     credentials = channel_credentials()
-    options = [BALANCED, *(options or [])]
     if credentials is None:
         return grpc.aio.insecure_channel(address, options=options)
     return grpc.aio.secure_channel(address, credentials, options=options)

@@ -10,13 +10,14 @@ from collections.abc import Callable
 
 import grpc
 
-from common.security import open_aio_channel
+from common.security import BALANCED, open_aio_channel
 from orchestrator import metrics
 
 log = logging.getLogger(__name__)
 
 MESSAGE_LIMIT = 16 * 1024 * 1024
 CHANNEL_OPTIONS = [
+    *BALANCED,  # a stage named by DNS (a Kubernetes headless Service) spreads its streams over the replicas
     ("grpc.max_receive_message_length", MESSAGE_LIMIT),
     ("grpc.max_send_message_length", MESSAGE_LIMIT),
     # A stalled server (accepting, never answering) fails its calls within 4 s: pings go unanswered.
@@ -25,10 +26,6 @@ CHANNEL_OPTIONS = [
     ("grpc.http2.ping_timeout_ms", 2000),  # else a ping waits up to a minute for its answer
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.max_pings_without_data", 0),
-    # A restarted server is found within a second, not after grpc's default backoff (up to 120 s).
-    ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 1000),
 ]
 
 

@@ -37,7 +37,7 @@ from common import profile_cache
 from common.audio import pcm16, resample, to_float, to_pcm16
 from common.errors import FailedPrecondition, InvalidArgument, NotFound, RequestError, Unavailable
 from common.paths import write_atomic
-from common.security import open_aio_channel
+from common.security import BALANCED, open_aio_channel
 from lingua.audio.v1 import audio_pb2
 from lingua.profile.v1 import profile_pb2, profile_pb2_grpc
 from tts_server.engines import Cloner, Engine, Voice, VoiceChoice
@@ -121,7 +121,7 @@ class VoiceMatcher:
         self.engine = engine
         self.executor = executor
         self.cache = cache
-        self._channel = open_aio_channel(address)
+        self._channel = open_aio_channel(address, options=BALANCED)
         self._stub = profile_pb2_grpc.VoiceProfileServiceStub(self._channel)
         self.shift = shift
         self._vectors: dict[str, dict[str, VoicePrint]] = {}
