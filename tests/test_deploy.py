@@ -57,6 +57,13 @@ def find(docs: list[Doc], kind: str, name: str) -> Doc | None:
     return next((d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name), None)
 
 
+def the(docs: list[Doc], kind: str, name: str) -> Doc:
+    """The resource, which must be in the render."""
+    found = find(docs, kind, name)
+    assert found is not None, f"no {kind} {name}"
+    return found
+
+
 def container(workload: Doc, name: str = "server") -> Doc:
     found: Doc = next(c for c in workload["spec"]["template"]["spec"]["containers"] if c["name"] == name)
     return found
@@ -223,8 +230,7 @@ def test_every_overlay_has_what_matters(rendered: tuple[str, list[Doc]]) -> None
 def test_production_serves_mutual_tls_and_tokens() -> None:
     docs = render("overlays/production")
     for name in [*SERVERS, "orchestrator"]:
-        workload = find(docs, "StatefulSet" if name == "orchestrator" else "Deployment", name)
-        assert workload is not None
+        workload = the(docs, "StatefulSet" if name == "orchestrator" else "Deployment", name)
         c = container(workload)
         assert (
             "--tls-client-ca=/etc/lingua/tls/ca.pem" in c["args"]
@@ -235,34 +241,28 @@ def test_production_serves_mutual_tls_and_tokens() -> None:
         assert {"lingua-tls", "lingua-tokens"} <= secrets
         assert all("grpc" not in (c.get(p) or {}) for p in ("startupProbe", "readinessProbe", "livenessProbe"))
     for name in ("orchestrator", "tts"):
-        workload = find(docs, "StatefulSet" if name == "orchestrator" else "Deployment", name)
-        assert workload is not None
+        workload = the(docs, "StatefulSet" if name == "orchestrator" else "Deployment", name)
         assert env(container(workload))["LINGUA_TOKEN"] == {"secretKeyRef": {"name": "lingua-tokens", "key": name}}
-    orchestrator = find(docs, "StatefulSet", "orchestrator")
-    assert orchestrator is not None and orchestrator["spec"]["replicas"] == 4
+    assert the(docs, "StatefulSet", "orchestrator")["spec"]["replicas"] == 4
 
 
 def _drop_readiness(docs: list[Doc]) -> None:
-    stt = find(docs, "Deployment", "stt")
-    assert stt is not None
+    stt = the(docs, "Deployment", "stt")
     del container(stt)["readinessProbe"]
 
 
 def _wrong_probe_port(docs: list[Doc]) -> None:
-    mt = find(docs, "Deployment", "mt")
-    assert mt is not None
+    mt = the(docs, "Deployment", "mt")
     container(mt)["readinessProbe"] = {"grpc": {"port": 50051}}
 
 
 def _no_requests(docs: list[Doc]) -> None:
-    tts = find(docs, "Deployment", "tts")
-    assert tts is not None
+    tts = the(docs, "Deployment", "tts")
     del container(tts)["resources"]["requests"]
 
 
 def _service_not_headless(docs: list[Doc]) -> None:
-    service = find(docs, "Service", "tts")
-    assert service is not None
+    service = the(docs, "Service", "tts")
     del service["spec"]["clusterIP"]
 
 
@@ -271,56 +271,47 @@ def _no_hpa(docs: list[Doc]) -> None:
 
 
 def _one_shard(docs: list[Doc]) -> None:
-    orchestrator = find(docs, "StatefulSet", "orchestrator")
-    assert orchestrator is not None
+    orchestrator = the(docs, "StatefulSet", "orchestrator")
     orchestrator["spec"]["replicas"] = 1
 
 
 def _shards_disagree(docs: list[Doc]) -> None:
-    orchestrator = find(docs, "StatefulSet", "orchestrator")
-    assert orchestrator is not None
+    orchestrator = the(docs, "StatefulSet", "orchestrator")
     orchestrator["spec"]["replicas"] += 1
 
 
 def _pvc_single_node(docs: list[Doc]) -> None:
-    pvc = find(docs, "PersistentVolumeClaim", "profiles")
-    assert pvc is not None
+    pvc = the(docs, "PersistentVolumeClaim", "profiles")
     pvc["spec"]["accessModes"] = ["ReadWriteOnce"]
 
 
 def _not_statefulset(docs: list[Doc]) -> None:
-    orchestrator = find(docs, "StatefulSet", "orchestrator")
-    assert orchestrator is not None
+    orchestrator = the(docs, "StatefulSet", "orchestrator")
     orchestrator["kind"] = "Deployment"
 
 
 def _loopback(docs: list[Doc]) -> None:
-    stt = find(docs, "Deployment", "stt")
-    assert stt is not None
+    stt = the(docs, "Deployment", "stt")
     container(stt)["env"] = [e for e in container(stt)["env"] if e["name"] != "LINGUA_STT_HOST"]
 
 
 def _secret_for_root(docs: list[Doc]) -> None:
-    asterisk = find(docs, "Deployment", "asterisk")
-    assert asterisk is not None
+    asterisk = the(docs, "Deployment", "asterisk")
     del asterisk["spec"]["template"]["spec"]["securityContext"]["fsGroup"]
 
 
 def _no_telemetry(docs: list[Doc]) -> None:
-    mt = find(docs, "Deployment", "mt")
-    assert mt is not None
+    mt = the(docs, "Deployment", "mt")
     del container(mt)["envFrom"]
 
 
 def _rooms_not_kept(docs: list[Doc]) -> None:
-    orchestrator = find(docs, "StatefulSet", "orchestrator")
-    assert orchestrator is not None
+    orchestrator = the(docs, "StatefulSet", "orchestrator")
     del orchestrator["spec"]["volumeClaimTemplates"]
 
 
 def _metrics_on_loopback(docs: list[Doc]) -> None:
-    orchestrator = find(docs, "StatefulSet", "orchestrator")
-    assert orchestrator is not None
+    orchestrator = the(docs, "StatefulSet", "orchestrator")
     c = container(orchestrator)
     c["env"] = [e for e in c["env"] if e["name"] != "LINGUA_ORCHESTRATOR_METRICS_HOST"]
 
@@ -353,8 +344,7 @@ def test_check_finds_a_broken_manifest(what: str) -> None:
 
 def test_schema_validation_refuses_a_bad_manifest() -> None:
     docs = render("overlays/dev")
-    stt = copy.deepcopy(find(docs, "Deployment", "stt"))
-    assert stt is not None
+    stt = copy.deepcopy(the(docs, "Deployment", "stt"))
     container(stt)["readinessProbe"]["grpc"]["port"] = "grpc"  # a grpc probe's port must be a number
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(stt, KUBERNETES[0], strict=True)
