@@ -95,12 +95,8 @@ class Rooms:
         """Told of every participant removed by a moderator or with their room (to end their stream or call)."""
         self.store: RoomStore | None = None
         self.create(DEFAULT, "Default room")
-        for saved in store.load() if store else []:
-            try:  # the shard rule too: a shard given another's file keeps none of its rooms
-                room = self.create(saved["id"], saved["display_name"], saved["pin"], saved["languages"])
-            except RequestError as error:
-                raise SystemExit(f"--rooms-file {store.path if store else ''}: {error}") from error
-            room.created = saved["created"]
+        if store is not None:
+            self._restore(store)
         self.store = store
 
     def start(self) -> None:
@@ -204,6 +200,15 @@ class Rooms:
         for room in list(self.rooms.values()):
             for participant in list(room.conference.participants.values()):
                 yield room, participant
+
+    def _restore(self, store: RoomStore) -> None:
+        """Make the saved rooms again, checked as new ones are (the shard rule too: another shard's file fails)."""
+        for saved in store.load():
+            try:
+                room = self.create(saved["id"], saved["display_name"], saved["pin"], saved["languages"])
+            except RequestError as error:
+                raise SystemExit(f"--rooms-file {store.path}: {error}") from error
+            room.created = saved["created"]
 
     def _save(self) -> None:
         if self.store is not None:

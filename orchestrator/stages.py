@@ -49,8 +49,8 @@ class Backoff:
 class Stage:
     """One ML stage served by one or more equivalent servers, used in order.
 
-    `channel()` is the current server's channel; `failed(error, address)` moves
-    on to the next address that is not known to be failing (wrapping), so a broken
+    `channel()` is the current server's channel; `failed(error, address, started)`
+    moves on to the next address that is not known to be failing (wrapping), so a broken
     server is skipped until the others fail too. The stage is down once every
     address has failed since the last success and an attempt started after that
     failed too, and up again at the next success; every callback in `listeners`
